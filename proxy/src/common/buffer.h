@@ -1,0 +1,75 @@
+#pragma once
+
+// A byte queue made of a chain of slices, so that bytes are appended at the tail, consumed at
+// the head and moved between buffers without copying whole payloads.
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace skiff {
+
+class Buffer {
+ public:
+  static constexpr size_t kSliceSize = 16 * 1024;
+
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&&) = default;
+  Buffer& operator=(Buffer&&) = default;
+
+  size_t length() const { return length_; }
+  bool empty() const { return length_ == 0; }
+
+  void add(const void* data, size_t size);
+  void add(absl::string_view data) { add(data.data(), data.size()); }
+  // Moves all of `other` to the end of this buffer.
+  void move(Buffer& other);
+  // Moves the first `size` bytes of `other` to the end of this buffer.
+  void move(Buffer& other, size_t size);
+  // Discards the first `size` bytes.
+  void drain(size_t size);
+  void clear() { drain(length_); }
+
+  // The first contiguous run of bytes (possibly shorter than length()).
+  absl::string_view frontSlice() const;
+  // Makes the first `size` bytes contiguous and returns them.
+  absl::string_view linearize(size_t size);
+  // Copies bytes [offset, offset+size) out.
+  void copyOut(size_t offset, size_t size, void* out) const;
+  // Offset of the first occurrence of `needle` at or after `start`, or -1.
+  ptrdiff_t search(absl::string_view needle, size_t start = 0) const;
+  std::string toString() const;
+
+  // Writable space at the tail for a read() of up to `size` bytes; call commit() with what
+  // was actually filled.
+  char* reserve(size_t size);
+  void commit(size_t size);
+
+  // Up to `max` iovecs describing the readable bytes, for writev().
+  int fillIovecs(struct iovec* iov, int max) const;
+
+ private:
+  struct Slice {
+    std::unique_ptr<char[]> storage;
+    size_t capacity = 0;
+    size_t start = 0;
+    size_t end = 0;
+    size_t size() const { return end - start; }
+    size_t room() const { return capacity - end; }
+    char* data() const { return storage.get() + start; }
+  };
+  Slice& tailWithRoom(size_t size);
+
+  std::deque<Slice> slices_;
+  size_t length_ = 0;
+};
+
+}  // namespace skiff

@@ -1,0 +1,30 @@
+#pragma once
+
+// Reads a bootstrap (YAML or JSON) into the proto schema and validates it. YAML goes through
+// the protobuf JSON mapping, so the same messages can later arrive over xDS. Every error names
+// the path of the bad field, e.g.
+//   static_resources.clusters[0].connect_timeout: invalid duration "5 seconds"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+#include "skiff/config/v1/bootstrap.pb.h"
+
+namespace skiff::config {
+
+// YAML text into any message: unknown fields, wrong types and bad enum names are errors with
+// their path.
+absl::Status yamlToMessage(const std::string& yaml_text, google::protobuf::Message& out);
+
+absl::StatusOr<v1::Bootstrap> parseBootstrapYaml(const std::string& yaml_text);
+// As above, with the file name in error messages.
+absl::StatusOr<v1::Bootstrap> loadBootstrapFile(const std::string& path);
+
+// Semantic checks across the whole bootstrap: listener and cluster names present and unique,
+// ports 1..65535 (listeners may use 0 for "any"), addresses that parse, every referenced cluster
+// defined, weights, regexes that compile, durations non-negative, one handler per listener.
+absl::Status validateBootstrap(const v1::Bootstrap& bootstrap);
+
+}  // namespace skiff::config
