@@ -33,10 +33,13 @@ struct Entry {
 // {"time":"<RFC3339 UTC with ms>","method":...,"authority":...,"path":...,"protocol":...,
 //  "status":200,"bytes_received":0,"bytes_sent":12,"duration_ms":1.234,
 //  "upstream_cluster":...,"upstream_host":...,"flags":"-" or the flags,"request_id":...,
-//  "downstream_remote":...}\n  with JSON string escaping.
+//  "downstream_remote":...}\n  with JSON string escaping: \" \\ \n \r \t, other control
+//  characters (and DEL) as \u00XX; valid UTF-8 passes through, each byte of an invalid
+//  sequence becomes \ufffd so the line stays valid JSON whatever the client sent.
 std::string formatJsonLine(const Entry& entry);
 
-// One open file per path, shared by all workers; appends whole lines.
+// One open file per path, shared by all workers; appends whole lines. "/dev/stdout" and
+// "/dev/stderr" duplicate the process's descriptor (opening them fails when it is a socket).
 class Sink {
  public:
   static absl::StatusOr<std::shared_ptr<Sink>> open(const std::string& path);
@@ -48,6 +51,10 @@ class Sink {
   Sink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   std::string path_;
   int fd_;
+  // One writeLines() at a time, so lines from different workers never mix.
+  std::mutex mu_;
+  // Guarded by mu_: a run of failed writes is logged once, not on every flush.
+  bool failing_ = false;
 };
 
 // Per worker: buffers lines and writes them to the sink when the buffer passes 16 KiB or on

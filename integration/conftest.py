@@ -1,0 +1,92 @@
+"""Fixtures: real upstream servers (in-process threads) and real skiff-proxy processes.
+
+Every process a test starts is stopped at teardown; when the test failed, the proxy's
+stderr is printed so the report shows what the proxy said."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import upstreams  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+def _failed(request):
+    for when in ("setup", "call"):
+        report = getattr(request.node, "rep_" + when, None)
+        if report is not None and report.failed:
+            return True
+    return False
+
+
+@pytest.fixture
+def http_upstream_factory():
+    servers = []
+
+    def make(name="echo"):
+        server = upstreams.EchoHTTPServer(name=name).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def tcp_upstream_factory():
+    servers = []
+
+    def make(mode="echo", size=0):
+        server = upstreams.TcpServer(mode=mode, size=size).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def upstream(http_upstream_factory):
+    return http_upstream_factory("backend")
+
+
+@pytest.fixture
+def proxy_factory(request, tmp_path):
+    proxies = []
+
+    def make(config, concurrency=1, extra_args=(), start=True):
+        proxy = harness.Proxy(config, str(tmp_path), concurrency=concurrency,
+                              extra_args=extra_args, name="proxy%d" % len(proxies))
+        proxies.append(proxy)
+        if start:
+            proxy.start()
+        return proxy
+
+    yield make
+    failed = _failed(request)
+    for proxy in proxies:
+        if proxy.process is None:
+            continue
+        code = proxy.stop()
+        if failed:
+            sys.stderr.write("\n----- %s (exit %s) config %s -----\n%s\n----- stderr -----\n%s\n"
+                             % (proxy.name, code, proxy.config_path,
+                                open(proxy.config_path).read(), proxy.stderr()[-20000:]))
+
+
+@pytest.fixture
+def proxy(proxy_factory, upstream):
+    """A proxy with one HTTP listener ("http") routing everything to `upstream`."""
+    return proxy_factory(harness.simple_http_config(upstream.port))

@@ -1,0 +1,469 @@
+"""Process and protocol helpers for the integration tests: the skiff-proxy process, config
+builders, a raw HTTP/1.1 client for malformed input, Prometheus text parsing, /proc readers."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import yaml
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def proxy_binary():
+    path = os.environ.get("SKIFF_PROXY", "build/bin/skiff-proxy")
+    if not os.path.isabs(path):
+        path = os.path.join(REPO_ROOT, path)
+    return path
+
+
+def free_port():
+    """A port that was free a moment ago. Only for the admin address: listeners use port 0."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def closed_port():
+    """A port with nothing listening on it (connect gets ECONNREFUSED)."""
+    return free_port()
+
+
+# ---------------------------------------------------------------------------------------------
+# Config builders. The YAML keys are the proto field names of skiff.config.v1.Bootstrap.
+
+def addr(port, host="127.0.0.1"):
+    return {"address": host, "port": port}
+
+
+def cluster(name, ports, lb_policy=None, weights=None, **extra):
+    endpoints = []
+    for i, port in enumerate(ports):
+        endpoint = {"address": addr(port)}
+        if weights:
+            endpoint["weight"] = weights[i]
+        endpoints.append(endpoint)
+    result = {"name": name, "type": "STATIC", "endpoints": endpoints}
+    if lb_policy:
+        result["lb_policy"] = lb_policy
+    result.update(extra)
+    return result
+
+
+def route(cluster_name=None, prefix="/", **action):
+    match = {"prefix": prefix}
+    act = dict(action)
+    if cluster_name is not None:
+        act["cluster"] = cluster_name
+    return {"match": match, "route": act}
+
+
+def vhost(routes, domains=("*",), name="default", **extra):
+    result = {"name": name, "domains": list(domains), "routes": routes}
+    result.update(extra)
+    return result
+
+
+def http_listener(virtual_hosts, name="http", port=0, **extra):
+    hcm = {"route_config": {"name": name + "_routes", "virtual_hosts": virtual_hosts}}
+    hcm.update(extra)
+    return {"name": name, "address": addr(port), "http": hcm}
+
+
+def tcp_listener(cluster_name, name="tcp", port=0, **extra):
+    tcp = {"cluster": cluster_name}
+    tcp.update(extra)
+    return {"name": name, "address": addr(port), "tcp_proxy": tcp}
+
+
+def bootstrap(listeners, clusters, admin_port=None, drain_timeout="5s"):
+    return {
+        "admin": {"address": addr(admin_port if admin_port is not None else free_port())},
+        "drain_timeout": drain_timeout,
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    }
+
+
+def simple_http_config(upstream_port, **listener_extra):
+    """One HTTP listener routing everything to one cluster named "backend"."""
+    return bootstrap([http_listener([vhost([route("backend")])], **listener_extra)],
+                     [cluster("backend", [upstream_port])])
+
+
+# ---------------------------------------------------------------------------------------------
+# The proxy process.
+
+class ProxyError(Exception):
+    pass
+
+
+class Proxy:
+    def __init__(self, config, workdir, concurrency=1, extra_args=(), name="proxy"):
+        self.config = config
+        self.workdir = workdir
+        self.concurrency = concurrency
+        self.extra_args = list(extra_args)
+        self.name = name
+        self.config_path = os.path.join(workdir, name + ".yaml")
+        self.stderr_path = os.path.join(workdir, name + ".stderr")
+        self.process = None
+        self.admin_port = config["admin"]["address"]["port"]
+        self._listeners = None
+
+    # -- lifecycle --
+
+    def start(self, timeout=15.0):
+        binary = proxy_binary()
+        if not os.access(binary, os.X_OK):
+            raise ProxyError("skiff-proxy not found at %s (build it with tools/setup, or set "
+                             "SKIFF_PROXY)" % binary)
+        with open(self.config_path, "w") as f:
+            yaml.safe_dump(self.config, f, sort_keys=False)
+        args = [binary, "--config", self.config_path, "--log-level", "info"]
+        if self.concurrency is not None:
+            args += ["--concurrency", str(self.concurrency)]
+        args += self.extra_args
+        self._stderr_file = open(self.stderr_path, "wb")
+        self.process = subprocess.Popen(args, stdout=self._stderr_file, stderr=subprocess.STDOUT,
+                                        cwd=self.workdir)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ProxyError("skiff-proxy exited with %s before it was ready:\n%s"
+                                 % (self.process.returncode, self.stderr()))
+            try:
+                status, body = self.admin("GET", "/ready", timeout=1.0)
+                if status == 200:
+                    return
+                last = "status %d %r" % (status, body)
+            except OSError as e:
+                last = repr(e)
+            time.sleep(0.05)
+        raise ProxyError("skiff-proxy not ready after %.0fs (last: %s):\n%s"
+                         % (timeout, last, self.stderr()))
+
+    def signal(self, signum=signal.SIGTERM):
+        self.process.send_signal(signum)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL if it does not exit. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._stderr_file.close()
+        return self.process.returncode
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    # -- admin --
+
+    def admin(self, method, path, timeout=5.0, data=None):
+        url = "http://127.0.0.1:%d%s" % (self.admin_port, path)
+        req = urllib.request.Request(url, method=method, data=data)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    def admin_json(self, path):
+        status, body = self.admin("GET", path)
+        assert status == 200, "GET %s -> %d %s" % (path, status, body)
+        return json.loads(body)
+
+    def listeners(self):
+        if self._listeners is None:
+            data = self.admin_json("/listeners")
+            self._listeners = {l["name"]: l["address"] for l in data["listeners"]}
+        return self._listeners
+
+    def port(self, listener="http"):
+        address = self.listeners()[listener]
+        port = int(address.rsplit(":", 1)[1])
+        assert port != 0, "listener %s reports port 0" % listener
+        return port
+
+    def url(self, path="/", listener="http"):
+        return "http://127.0.0.1:%d%s" % (self.port(listener), path)
+
+    def metrics_text(self):
+        status, body = self.admin("GET", "/stats/prometheus")
+        assert status == 200, body
+        return body
+
+    def metrics(self):
+        return parse_prometheus(self.metrics_text())
+
+    def metric(self, name, **labels):
+        """Sum of every sample of `name` whose labels include `labels`."""
+        return metric_value(self.metrics(), name, **labels)
+
+    # -- memory --
+
+    def rss_kb(self):
+        return proc_status_kb(self.pid, "VmRSS")
+
+    def hwm_kb(self):
+        return proc_status_kb(self.pid, "VmHWM")
+
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.pid)
+
+
+def proc_status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def proc_cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# Prometheus text format.
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prometheus(text):
+    """Returns {(name, frozenset(labels.items())): value}."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line.strip())
+        if not m:
+            raise ValueError("unparsable metrics line: %r" % line)
+        labels = frozenset(_LABEL.findall(m.group(3) or ""))
+        samples[(m.group(1), labels)] = float(m.group(4))
+    return samples
+
+
+def metric_value(samples, name, **labels):
+    wanted = set(labels.items())
+    total = 0.0
+    found = False
+    for (sample_name, sample_labels), value in samples.items():
+        if sample_name == name and wanted <= set(sample_labels):
+            total += value
+            found = True
+    return total if found else None
+
+
+# ---------------------------------------------------------------------------------------------
+# A raw HTTP/1.1 client, for requests curl refuses to send and for watching the connection.
+
+class RawResponse:
+    def __init__(self, status, reason, version, headers, body):
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers  # list of (name, value), names lower-cased
+        self.body = body
+
+    def header(self, name, default=None):
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "RawResponse(%d %s, %r, %r)" % (self.status, self.reason, self.headers,
+                                              self.body[:200])
+
+
+class RawConnection:
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, rcvbuf=None):
+        self.sock = socket.socket()
+        if rcvbuf:
+            # Set before connect so the window is small from the handshake on.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.buffer = bytearray()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        data = self.sock.recv(262144)
+        if not data:
+            raise EOFError("connection closed")
+        self.buffer += data
+
+    def read_until(self, marker):
+        start = 0
+        while True:
+            index = self.buffer.find(marker, start)
+            if index >= 0:
+                break
+            start = max(0, len(self.buffer) - len(marker) + 1)
+            self._fill()
+        index += len(marker)
+        out = bytes(self.buffer[:index])
+        del self.buffer[:index]
+        return out
+
+    def read_exact(self, n):
+        while len(self.buffer) < n:
+            self._fill()
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return out
+
+    def read_response(self, head_request=False):
+        head = self.read_until(b"\r\n\r\n").decode("latin-1")
+        lines = head.split("\r\n")
+        version, status, *reason = lines[0].split(" ", 2)
+        headers = []
+        for line in lines[1:]:
+            if line:
+                key, value = line.split(":", 1)
+                headers.append((key.strip().lower(), value.strip()))
+        response = RawResponse(int(status), reason[0] if reason else "", version, headers, b"")
+        status = int(status)
+        if head_request or status in (204, 304) or 100 <= status < 200:
+            return response
+        te = response.header("transfer-encoding")
+        cl = response.header("content-length")
+        if te and "chunked" in te.lower():
+            body = []
+            while True:
+                size = int(self.read_until(b"\r\n").split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.read_until(b"\r\n") != b"\r\n":
+                        pass
+                    break
+                body.append(self.read_exact(size))
+                self.read_exact(2)
+            response.body = b"".join(body)
+        elif cl is not None:
+            response.body = self.read_exact(int(cl))
+        else:
+            # Delimited by close.
+            chunks = [bytes(self.buffer)]
+            self.buffer = bytearray()
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+            response.body = b"".join(chunks)
+        return response
+
+    def is_closed(self, timeout=2.0):
+        """True when the peer closes (FIN or RST) within `timeout` and sent nothing more."""
+        if self.buffer:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        if data:
+            self.buffer += data
+            return False
+        return True
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raw_request(port, data, timeout=5.0):
+    with RawConnection(port, timeout=timeout) as conn:
+        conn.send(data)
+        return conn.read_response()
+
+
+# ---------------------------------------------------------------------------------------------
+# curl.
+
+def curl(args, timeout=30.0, check=True):
+    """Runs curl; returns CompletedProcess with text output."""
+    cmd = ["curl", "-sS", "--max-time", str(int(timeout))] + list(args)
+    result = subprocess.run(cmd, capture_output=True, timeout=timeout + 5)
+    result.stdout_text = result.stdout.decode(errors="replace")
+    result.stderr_text = result.stderr.decode(errors="replace")
+    if check and result.returncode != 0:
+        raise AssertionError("curl %s failed (%d): %s" % (" ".join(args), result.returncode,
+                                                          result.stderr_text))
+    return result
+
+
+def curl_json(url, *args):
+    """GET/POST with curl, returning (status, parsed JSON body or raw text, headers dict)."""
+    result = curl(["-D", "-", *args, url])
+    text = result.stdout_text
+    # Skip interim 1xx heads.
+    while True:
+        head, _, rest = text.partition("\r\n\r\n")
+        status = int(head.split(" ", 2)[1])
+        if 100 <= status < 200:
+            text = rest
+            continue
+        break
+    headers = {}
+    for line in head.split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        headers.setdefault(key.strip().lower(), value.strip())
+    try:
+        body = json.loads(rest)
+    except ValueError:
+        body = rest
+    return status, body, headers
+
+
+def header_values(echo, name):
+    """All values of request header `name` as seen by the echo upstream."""
+    name = name.lower()
+    return [v for k, v in echo["headers"] if k.lower() == name]

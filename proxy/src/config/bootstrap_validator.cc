@@ -1,0 +1,460 @@
+// Semantic checks on a Bootstrap that the schema alone cannot express. Every problem found is
+// reported (in document order, up to kMaxErrors), so one --validate run shows them all.
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "config/bootstrap_loader.h"
+#include "config/defaults.h"
+#include "config/field_checks.h"
+#include "re2/re2.h"
+
+namespace skiff::config {
+namespace {
+
+constexpr size_t kMaxErrors = 20;
+constexpr int64_t kMaxDurationSeconds = 315576000000;
+
+std::string fieldPath(const std::string& parent, absl::string_view name) {
+  return parent.empty() ? std::string(name) : absl::StrCat(parent, ".", name);
+}
+
+std::string indexPath(const std::string& parent, int index) {
+  return absl::StrCat(parent, "[", index, "]");
+}
+
+std::string hostPort(const std::string& address, uint32_t port) {
+  if (address.find(':') != std::string::npos) return absl::StrCat("[", address, "]:", port);
+  return absl::StrCat(address, ":", port);
+}
+
+class Validator {
+ public:
+  explicit Validator(const v1::Bootstrap& bootstrap) : bootstrap_(bootstrap) {}
+
+  absl::Status run() {
+    for (const v1::Cluster& cluster : bootstrap_.static_resources().clusters()) {
+      cluster_names_.insert(cluster.name());
+    }
+    admin();
+    if (bootstrap_.has_drain_timeout()) {
+      duration(bootstrap_.drain_timeout(), "drain_timeout", /*must_be_positive=*/false);
+    }
+    const std::string listeners = "static_resources.listeners";
+    for (int i = 0; i < bootstrap_.static_resources().listeners_size(); ++i) {
+      listener(bootstrap_.static_resources().listeners(i), indexPath(listeners, i));
+    }
+    const std::string clusters = "static_resources.clusters";
+    for (int i = 0; i < bootstrap_.static_resources().clusters_size(); ++i) {
+      cluster(bootstrap_.static_resources().clusters(i), indexPath(clusters, i));
+    }
+    if (errors_.empty()) return absl::OkStatus();
+    std::string message = absl::StrJoin(errors_, "; ");
+    if (dropped_ > 0) absl::StrAppend(&message, "; and ", dropped_, " more errors");
+    return absl::InvalidArgumentError(message);
+  }
+
+ private:
+  void add(const std::string& path, absl::string_view reason) {
+    if (errors_.size() >= kMaxErrors) {
+      ++dropped_;
+      return;
+    }
+    errors_.push_back(absl::StrCat(path, ": ", reason));
+  }
+
+  void duration(const google::protobuf::Duration& value, const std::string& path,
+                bool must_be_positive) {
+    const int64_t seconds = value.seconds();
+    const int32_t nanos = value.nanos();
+    if (nanos <= -1000000000 || nanos >= 1000000000 || (seconds > 0 && nanos < 0) ||
+        (seconds < 0 && nanos > 0) || seconds > kMaxDurationSeconds ||
+        seconds < -kMaxDurationSeconds) {
+      add(path, "invalid duration");
+    } else if (seconds < 0 || nanos < 0) {
+      add(path, "must not be negative");
+    } else if (must_be_positive && seconds == 0 && nanos == 0) {
+      add(path, "must be greater than 0s");
+    }
+  }
+
+  // Checks an address and returns its canonical "ip:port" key, or "" when it is invalid.
+  std::string socketAddress(const v1::SocketAddress& address, const std::string& path) {
+    std::string ip_key;
+    if (address.address().empty()) {
+      add(fieldPath(path, "address"), "required (an IP address such as 127.0.0.1 or ::1)");
+      return "";
+    }
+    if (!internal::parseIpLiteral(address.address(), &ip_key)) {
+      add(fieldPath(path, "address"),
+          absl::StrFormat("\"%s\" is not an IP address (write an IPv4 or IPv6 literal such as "
+                          "127.0.0.1 or ::1, without brackets or port)",
+                          absl::Utf8SafeCHexEscape(address.address())));
+      return "";
+    }
+    if (address.port() > 65535) {
+      add(fieldPath(path, "port"), absl::StrFormat("%d is out of range (0 to 65535)",
+                                                   address.port()));
+      return "";
+    }
+    return absl::StrCat(ip_key, "/", address.port());
+  }
+
+  void admin() {
+    if (!bootstrap_.has_admin() || !bootstrap_.admin().has_address()) {
+      std::string ip_key;
+      internal::parseIpLiteral(kDefaultAdminAddress, &ip_key);
+      admin_key_ = absl::StrCat(ip_key, "/", kDefaultAdminPort);
+      return;
+    }
+    const v1::SocketAddress& address = bootstrap_.admin().address();
+    admin_key_ = socketAddress(address, "admin.address");
+    if (address.port() == 0) admin_key_.clear();  // the kernel picks a free port
+  }
+
+  void listener(const v1::Listener& listener, const std::string& path) {
+    if (listener.name().empty()) {
+      add(fieldPath(path, "name"), "required (every listener needs a unique name)");
+    } else if (auto [it, inserted] = listener_names_.emplace(listener.name(), path); !inserted) {
+      add(fieldPath(path, "name"), absl::StrFormat("duplicate listener name \"%s\" (also %s)",
+                                                   listener.name(), it->second));
+    }
+
+    const std::string address_path = fieldPath(path, "address");
+    if (!listener.has_address()) {
+      add(address_path, "required (address and port to listen on)");
+    } else if (std::string key = socketAddress(listener.address(), address_path);
+               !key.empty() && listener.address().port() != 0) {
+      const std::string display = hostPort(listener.address().address(), listener.address().port());
+      if (key == admin_key_) {
+        add(address_path, absl::StrFormat("%s is also the admin address", display));
+      } else if (auto [it, inserted] = bound_addresses_.emplace(key, path); !inserted) {
+        add(address_path, absl::StrFormat("%s is already used by %s", display, it->second));
+      }
+    }
+
+    switch (listener.handler_case()) {
+      case v1::Listener::kTcpProxy:
+        tcpProxy(listener.tcp_proxy(), fieldPath(path, "tcp_proxy"));
+        break;
+      case v1::Listener::kHttp:
+        http(listener.http(), fieldPath(path, "http"));
+        break;
+      case v1::Listener::HANDLER_NOT_SET:
+        add(path, "no handler (set one of \"http\" or \"tcp_proxy\")");
+        break;
+    }
+  }
+
+  void clusterReference(const std::string& name, const std::string& path) {
+    if (name.empty()) {
+      add(path, "required (the name of a cluster)");
+    } else if (cluster_names_.count(name) == 0) {
+      add(path, absl::StrFormat("unknown cluster \"%s\"", absl::Utf8SafeCHexEscape(name)));
+    }
+  }
+
+  void tcpProxy(const v1::TcpProxy& tcp, const std::string& path) {
+    clusterReference(tcp.cluster(), fieldPath(path, "cluster"));
+    if (tcp.has_idle_timeout()) duration(tcp.idle_timeout(), fieldPath(path, "idle_timeout"), false);
+  }
+
+  void http(const v1::HttpConnectionManager& http, const std::string& path) {
+    if (http.has_idle_timeout()) {
+      duration(http.idle_timeout(), fieldPath(path, "idle_timeout"), false);
+    }
+    if (http.max_request_headers_kb() > kMaxRequestHeadersKbLimit) {
+      add(fieldPath(path, "max_request_headers_kb"),
+          absl::StrFormat("%d is too large (at most %d)", http.max_request_headers_kb(),
+                          kMaxRequestHeadersKbLimit));
+    }
+    routeConfig(http.route_config(), fieldPath(path, "route_config"));
+  }
+
+  void routeConfig(const v1::RouteConfiguration& config, const std::string& path) {
+    const std::string hosts_path = fieldPath(path, "virtual_hosts");
+    if (config.virtual_hosts_size() == 0) {
+      add(hosts_path, "at least one virtual host is required");
+      return;
+    }
+    std::map<std::string, std::string> domains;  // lower-cased domain -> its path
+    for (int i = 0; i < config.virtual_hosts_size(); ++i) {
+      virtualHost(config.virtual_hosts(i), indexPath(hosts_path, i), domains);
+    }
+  }
+
+  void domain(const std::string& domain, const std::string& path) {
+    if (domain.empty()) {
+      add(path, "must not be empty");
+      return;
+    }
+    for (char c : domain) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+          absl::string_view("-._:[]*").find(c) == absl::string_view::npos) {
+        add(path, absl::StrFormat("invalid character in domain \"%s\"", absl::Utf8SafeCHexEscape(domain)));
+        return;
+      }
+    }
+    const size_t stars = std::count(domain.begin(), domain.end(), '*');
+    const bool wildcard_ok =
+        stars == 0 || domain == "*" ||
+        (stars == 1 && domain.size() > 2 &&
+         (absl::StartsWith(domain, "*.") || absl::EndsWith(domain, ".*")));
+    if (!wildcard_ok) {
+      add(path, absl::StrFormat("invalid wildcard in \"%s\" (allowed: \"*\", a leading \"*.\" or "
+                                "a trailing \".*\")",
+                                domain));
+    }
+  }
+
+  void virtualHost(const v1::VirtualHost& host, const std::string& path,
+                   std::map<std::string, std::string>& domains) {
+    const std::string domains_path = fieldPath(path, "domains");
+    if (host.domains_size() == 0) {
+      add(domains_path, "at least one domain is required (\"*\" matches any)");
+    }
+    for (int i = 0; i < host.domains_size(); ++i) {
+      const std::string domain_path = indexPath(domains_path, i);
+      domain(host.domains(i), domain_path);
+      auto [it, inserted] = domains.emplace(absl::AsciiStrToLower(host.domains(i)), domain_path);
+      if (!inserted) {
+        add(domain_path, absl::StrFormat("duplicate domain \"%s\" (also %s)",
+                                         absl::Utf8SafeCHexEscape(host.domains(i)), it->second));
+      }
+    }
+    headerMutations(host, path);
+    const std::string routes_path = fieldPath(path, "routes");
+    for (int i = 0; i < host.routes_size(); ++i) route(host.routes(i), indexPath(routes_path, i));
+  }
+
+  template <typename T>
+  void headerMutations(const T& holder, const std::string& path) {
+    auto additions = [&](const auto& list, absl::string_view field) {
+      for (int i = 0; i < list.size(); ++i) {
+        const std::string entry = indexPath(fieldPath(path, field), i);
+        if (std::string reason = internal::checkMutableHeaderName(list[i].key()); !reason.empty()) {
+          add(fieldPath(entry, "key"), reason);
+        }
+        if (std::string reason = internal::checkHeaderValue(list[i].value()); !reason.empty()) {
+          add(fieldPath(entry, "value"), reason);
+        }
+      }
+    };
+    auto removals = [&](const auto& list, absl::string_view field) {
+      for (int i = 0; i < list.size(); ++i) {
+        if (std::string reason = internal::checkMutableHeaderName(list[i]); !reason.empty()) {
+          add(indexPath(fieldPath(path, field), i), reason);
+        }
+      }
+    };
+    additions(holder.request_headers_to_add(), "request_headers_to_add");
+    removals(holder.request_headers_to_remove(), "request_headers_to_remove");
+    additions(holder.response_headers_to_add(), "response_headers_to_add");
+    removals(holder.response_headers_to_remove(), "response_headers_to_remove");
+  }
+
+  void regex(const std::string& pattern, const std::string& path) {
+    RE2 compiled(pattern, RE2::Quiet);
+    if (!compiled.ok()) {
+      add(path, absl::StrFormat("invalid regex \"%s\": %s", absl::Utf8SafeCHexEscape(pattern),
+                                compiled.error()));
+    }
+  }
+
+  // Matchers may name pseudo-headers (":method"), unlike mutations.
+  void matcherName(const std::string& name, const std::string& path) {
+    absl::string_view token = name;
+    if (absl::StartsWith(token, ":")) token.remove_prefix(1);
+    if (name.empty()) {
+      add(path, "required (the header or parameter name to match)");
+    } else if (std::string reason = internal::checkHeaderName(token); !reason.empty()) {
+      add(path, reason);
+    }
+  }
+
+  void routeMatch(const v1::RouteMatch& match, const std::string& path) {
+    switch (match.path_specifier_case()) {
+      case v1::RouteMatch::kPrefix:
+        if (!absl::StartsWith(match.prefix(), "/")) {
+          add(fieldPath(path, "prefix"), "must start with \"/\"");
+        }
+        break;
+      case v1::RouteMatch::kPath:
+        if (!absl::StartsWith(match.path(), "/")) add(fieldPath(path, "path"), "must start with \"/\"");
+        break;
+      case v1::RouteMatch::kSafeRegex:
+        regex(match.safe_regex(), fieldPath(path, "safe_regex"));
+        break;
+      case v1::RouteMatch::PATH_SPECIFIER_NOT_SET:
+        add(path, "one of \"prefix\", \"path\" or \"safe_regex\" is required");
+        break;
+    }
+    for (int i = 0; i < match.headers_size(); ++i) {
+      const v1::HeaderMatcher& header = match.headers(i);
+      const std::string header_path = indexPath(fieldPath(path, "headers"), i);
+      matcherName(header.name(), fieldPath(header_path, "name"));
+      if (header.match_specifier_case() == v1::HeaderMatcher::kSafeRegexMatch) {
+        regex(header.safe_regex_match(), fieldPath(header_path, "safe_regex_match"));
+      }
+    }
+    for (int i = 0; i < match.query_parameters_size(); ++i) {
+      const v1::QueryParameterMatcher& parameter = match.query_parameters(i);
+      const std::string parameter_path = indexPath(fieldPath(path, "query_parameters"), i);
+      if (parameter.name().empty()) {
+        add(fieldPath(parameter_path, "name"), "required (the query parameter to match)");
+      }
+      if (parameter.match_specifier_case() == v1::QueryParameterMatcher::kSafeRegexMatch) {
+        regex(parameter.safe_regex_match(), fieldPath(parameter_path, "safe_regex_match"));
+      }
+    }
+  }
+
+  void routeAction(const v1::RouteAction& action, const v1::RouteMatch& match,
+                   const std::string& path) {
+    switch (action.cluster_specifier_case()) {
+      case v1::RouteAction::kCluster:
+        clusterReference(action.cluster(), fieldPath(path, "cluster"));
+        break;
+      case v1::RouteAction::kWeightedClusters: {
+        const std::string clusters_path = fieldPath(fieldPath(path, "weighted_clusters"), "clusters");
+        const auto& clusters = action.weighted_clusters().clusters();
+        if (clusters.empty()) add(clusters_path, "at least one cluster is required");
+        uint64_t total = 0;
+        for (int i = 0; i < clusters.size(); ++i) {
+          const std::string entry = indexPath(clusters_path, i);
+          clusterReference(clusters[i].name(), fieldPath(entry, "name"));
+          if (clusters[i].weight() == 0) add(fieldPath(entry, "weight"), "must be greater than 0");
+          total += clusters[i].weight();
+        }
+        if (total > std::numeric_limits<uint32_t>::max()) {
+          add(clusters_path, absl::StrFormat("the weights add up to %d (at most %d)", total,
+                                             std::numeric_limits<uint32_t>::max()));
+        }
+        break;
+      }
+      case v1::RouteAction::CLUSTER_SPECIFIER_NOT_SET:
+        add(path, "one of \"cluster\" or \"weighted_clusters\" is required");
+        break;
+    }
+    if (!action.prefix_rewrite().empty()) {
+      if (match.path_specifier_case() != v1::RouteMatch::kPrefix) {
+        add(fieldPath(path, "prefix_rewrite"), "only allowed with a \"prefix\" match");
+      } else if (!absl::StartsWith(action.prefix_rewrite(), "/")) {
+        add(fieldPath(path, "prefix_rewrite"), "must start with \"/\"");
+      }
+    }
+    const std::string& host = action.host_rewrite_literal();
+    if (std::any_of(host.begin(), host.end(), [](char c) {
+          return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f;
+        })) {
+      add(fieldPath(path, "host_rewrite_literal"),
+          absl::StrFormat("\"%s\" is not a valid host", absl::Utf8SafeCHexEscape(host)));
+    }
+    if (action.has_timeout()) duration(action.timeout(), fieldPath(path, "timeout"), false);
+    if (action.has_idle_timeout()) {
+      duration(action.idle_timeout(), fieldPath(path, "idle_timeout"), false);
+    }
+    for (int i = 0; i < action.hash_policy_size(); ++i) {
+      const std::string entry = fieldPath(indexPath(fieldPath(path, "hash_policy"), i), "header_name");
+      if (std::string reason = internal::checkHeaderName(action.hash_policy(i).header_name());
+          !reason.empty()) {
+        add(entry, reason);
+      }
+    }
+  }
+
+  void route(const v1::Route& route, const std::string& path) {
+    if (!route.has_match()) {
+      add(fieldPath(path, "match"), "required (e.g. match: {prefix: \"/\"})");
+    } else {
+      routeMatch(route.match(), fieldPath(path, "match"));
+    }
+    if (!route.has_route()) {
+      add(fieldPath(path, "route"), "required (e.g. route: {cluster: backend})");
+    } else {
+      routeAction(route.route(), route.match(), fieldPath(path, "route"));
+    }
+    headerMutations(route, path);
+  }
+
+  void cluster(const v1::Cluster& cluster, const std::string& path) {
+    if (cluster.name().empty()) {
+      add(fieldPath(path, "name"), "required (every cluster needs a unique name)");
+    } else if (auto [it, inserted] = seen_clusters_.emplace(cluster.name(), path); !inserted) {
+      add(fieldPath(path, "name"), absl::StrFormat("duplicate cluster name \"%s\" (also %s)",
+                                                   cluster.name(), it->second));
+    }
+    const std::string endpoints_path = fieldPath(path, "endpoints");
+    if (cluster.endpoints_size() == 0) add(endpoints_path, "at least one endpoint is required");
+    for (int i = 0; i < cluster.endpoints_size(); ++i) {
+      const std::string entry = indexPath(endpoints_path, i);
+      const v1::Endpoint& endpoint = cluster.endpoints(i);
+      const std::string address_path = fieldPath(entry, "address");
+      if (!endpoint.has_address()) {
+        add(address_path, "required (host and port of the upstream)");
+        continue;
+      }
+      const std::string& host = endpoint.address().address();
+      const std::string host_path = fieldPath(address_path, "address");
+      if (cluster.type() == v1::Cluster::STATIC) {
+        if (host.empty()) {
+          add(host_path, "required (an IP address)");
+        } else if (!internal::parseIpLiteral(host)) {
+          add(host_path, absl::StrFormat("\"%s\" is not an IP address (use type: STRICT_DNS for "
+                                         "host names)",
+                                         absl::Utf8SafeCHexEscape(host)));
+        }
+      } else if (std::string reason = internal::checkHostName(host); !reason.empty()) {
+        add(host_path, reason);
+      }
+      const uint32_t port = endpoint.address().port();
+      if (port == 0 || port > 65535) {
+        add(fieldPath(address_path, "port"),
+            port == 0 ? std::string("required (1 to 65535)")
+                      : absl::StrFormat("%d is out of range (1 to 65535)", port));
+      }
+    }
+    if (cluster.has_connect_timeout()) {
+      duration(cluster.connect_timeout(), fieldPath(path, "connect_timeout"), true);
+    }
+    if (cluster.has_dns_refresh_rate()) {
+      duration(cluster.dns_refresh_rate(), fieldPath(path, "dns_refresh_rate"), true);
+    }
+    if (cluster.connection_pool().has_idle_timeout()) {
+      duration(cluster.connection_pool().idle_timeout(),
+               fieldPath(path, "connection_pool.idle_timeout"), false);
+    }
+    if (cluster.ring_hash_lb_config().minimum_ring_size() > kMaxRingSize) {
+      add(fieldPath(path, "ring_hash_lb_config.minimum_ring_size"),
+          absl::StrFormat("%d is too large (at most %d)",
+                          cluster.ring_hash_lb_config().minimum_ring_size(), kMaxRingSize));
+    }
+  }
+
+  const v1::Bootstrap& bootstrap_;
+  std::set<std::string> cluster_names_;
+  std::map<std::string, std::string> listener_names_;  // name -> path
+  std::map<std::string, std::string> seen_clusters_;   // name -> path
+  std::map<std::string, std::string> bound_addresses_;  // ip/port -> listener path
+  std::string admin_key_;
+  std::vector<std::string> errors_;
+  size_t dropped_ = 0;
+};
+
+}  // namespace
+
+absl::Status validateBootstrap(const v1::Bootstrap& bootstrap) {
+  return Validator(bootstrap).run();
+}
+
+}  // namespace skiff::config

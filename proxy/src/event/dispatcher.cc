@@ -1,0 +1,118 @@
+#include "event/dispatcher.h"
+
+#include "common/logging.h"
+
+namespace skiff::event {
+
+Timer::Timer(Dispatcher& dispatcher, std::function<void()> callback)
+    : handle_(new uv_timer_t),
+      callback_(std::make_shared<std::function<void()>>(std::move(callback))) {
+  uv_timer_init(dispatcher.loop(), handle_);
+  handle_->data = this;
+}
+
+Timer::~Timer() {
+  uv_timer_stop(handle_);
+  handle_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+}
+
+void Timer::enable(std::chrono::milliseconds timeout) {
+  uv_timer_start(
+      handle_,
+      [](uv_timer_t* handle) {
+        auto* self = static_cast<Timer*>(handle->data);
+        if (self == nullptr) return;
+        auto callback = self->callback_;  // survives the timer's destruction by its callback
+        (*callback)();
+      },
+      static_cast<uint64_t>(timeout.count()), 0);
+}
+
+void Timer::disable() { uv_timer_stop(handle_); }
+
+bool Timer::enabled() const {
+  return uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_)) != 0;
+}
+
+Dispatcher::Dispatcher(std::string name) : name_(std::move(name)) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &wakeup_, [](uv_async_t* handle) {
+    static_cast<Dispatcher*>(handle->data)->runPosted();
+  });
+  wakeup_.data = this;
+  uv_idle_init(&loop_, &deferred_idle_);
+  deferred_idle_.data = this;
+}
+
+Dispatcher::~Dispatcher() {
+  clearDeferred();
+  uv_close(reinterpret_cast<uv_handle_t*>(&wakeup_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&deferred_idle_), nullptr);
+  // Let every pending close callback run so handles free their memory.
+  while (uv_loop_close(&loop_) == UV_EBUSY) {
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* handle, void*) {
+          if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+  }
+}
+
+void Dispatcher::run() {
+  thread_id_ = uv_thread_self();
+  running_ = true;
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  running_ = false;
+  runPosted();
+  clearDeferred();
+}
+
+void Dispatcher::exit() { uv_stop(&loop_); }
+
+void Dispatcher::post(std::function<void()> work) {
+  {
+    std::lock_guard<std::mutex> lock(post_mutex_);
+    posted_.push_back(std::move(work));
+  }
+  uv_async_send(&wakeup_);
+}
+
+void Dispatcher::runPosted() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(post_mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& work : batch) work();
+}
+
+void Dispatcher::scheduleDeferredDelete() {
+  if (deferred_scheduled_) return;
+  deferred_scheduled_ = true;
+  uv_idle_start(&deferred_idle_, [](uv_idle_t* handle) {
+    auto* self = static_cast<Dispatcher*>(handle->data);
+    uv_idle_stop(handle);
+    self->deferred_scheduled_ = false;
+    self->clearDeferred();
+  });
+}
+
+void Dispatcher::clearDeferred() {
+  // Destructors may defer more objects; keep going until none are left.
+  while (!deferred_.empty()) {
+    std::vector<std::shared_ptr<void>> doomed;
+    doomed.swap(deferred_);
+    doomed.clear();
+  }
+}
+
+bool Dispatcher::isThreadSafe() const {
+  uv_thread_t self = uv_thread_self();
+  return !running_ || uv_thread_equal(&self, &thread_id_);
+}
+
+}  // namespace skiff::event

@@ -1,0 +1,26 @@
+#pragma once
+
+// The compiled settings of an HTTP listener, shared read-only by all workers.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "access_log/access_log.h"
+#include "http/listener_stats.h"
+#include "http1/codec.h"
+#include "router/route_table.h"
+
+namespace skiff::http {
+
+struct HttpListenerConfig {
+  std::string name;
+  std::shared_ptr<const router::RouteTable> routes;
+  http1::CodecLimits limits;
+  // A downstream connection with no request in flight is closed after this long (0: never).
+  std::chrono::milliseconds idle_timeout{3600 * 1000};
+  std::shared_ptr<access_log::Sink> access_log;  // null: off
+  ListenerStats* stats = nullptr;
+};
+
+}  // namespace skiff::http

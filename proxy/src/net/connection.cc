@@ -1,0 +1,291 @@
+#include "net/connection.h"
+
+#include "common/logging.h"
+
+namespace skiff::net {
+namespace {
+
+constexpr size_t kReadSize = 16 * 1024;
+constexpr int kMaxIovecs = 16;
+
+struct WriteRequest {
+  uv_write_t req;
+  Connection* connection;
+  size_t bytes;
+};
+
+}  // namespace
+
+Connection::Connection(event::Dispatcher& dispatcher, uv_tcp_t* handle)
+    : dispatcher_(dispatcher), handle_(handle) {
+  handle_->data = this;
+}
+
+Connection::~Connection() {
+  if (state_ != State::kClosed) {
+    callbacks_ = nullptr;
+    closeNow(ConnectionEvent::kLocalClose);
+  }
+}
+
+std::unique_ptr<Connection> Connection::accept(event::Dispatcher& dispatcher,
+                                               uv_stream_t* server) {
+  auto* handle = new uv_tcp_t;
+  uv_tcp_init(dispatcher.loop(), handle);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(handle)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(handle),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    return nullptr;
+  }
+  uv_tcp_nodelay(handle, 1);
+  std::unique_ptr<Connection> connection(new Connection(dispatcher, handle));
+  sockaddr_storage peer{};
+  int length = sizeof(peer);
+  if (uv_tcp_getpeername(handle, reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
+    connection->remote_address_ = fromSockaddr(reinterpret_cast<sockaddr*>(&peer), length);
+  }
+  return connection;
+}
+
+std::unique_ptr<Connection> Connection::connect(event::Dispatcher& dispatcher,
+                                                const sockaddr* address,
+                                                std::chrono::milliseconds timeout) {
+  auto* handle = new uv_tcp_t;
+  uv_tcp_init(dispatcher.loop(), handle);
+  std::unique_ptr<Connection> connection(new Connection(dispatcher, handle));
+  connection->state_ = State::kConnecting;
+  connection->remote_address_ =
+      fromSockaddr(address, address->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                                           : sizeof(sockaddr_in));
+  uv_tcp_nodelay(handle, 1);
+  auto* req = new uv_connect_t;
+  req->data = connection.get();
+  connection->connect_req_ = req;
+  int rc = uv_tcp_connect(req, handle, address, [](uv_connect_t* req, int status) {
+    auto* self = static_cast<Connection*>(req->data);
+    delete req;
+    if (self != nullptr) {
+      self->connect_req_ = nullptr;
+      self->onConnectResult(status);
+    }
+  });
+  if (rc != 0) {
+    delete req;
+    connection->connect_req_ = nullptr;
+    // Report the failure from the loop, after the caller has set its callbacks.
+    Connection* raw = connection.get();
+    connection->connect_timer_ = dispatcher.createTimer([raw, rc] { raw->onConnectResult(rc); });
+    connection->connect_timer_->enable(std::chrono::milliseconds(0));
+    return connection;
+  }
+  if (timeout.count() > 0) {
+    Connection* raw = connection.get();
+    connection->connect_timer_ =
+        dispatcher.createTimer([raw] { raw->onConnectResult(UV_ETIMEDOUT); });
+    connection->connect_timer_->enable(timeout);
+  }
+  return connection;
+}
+
+void Connection::onConnectResult(int status) {
+  if (state_ != State::kConnecting) return;
+  connect_timer_.reset();
+  if (status != 0) {
+    connect_timed_out_ = status == UV_ETIMEDOUT;
+    SKIFF_LOG(kDebug, "connect to %s failed: %s", remote_address_.toString(), uv_strerror(status));
+    if (connect_req_ != nullptr) {
+      connect_req_->data = nullptr;  // uv_close cancels it; its callback frees it
+      connect_req_ = nullptr;
+    }
+    closeNow(ConnectionEvent::kConnectFailed);
+    return;
+  }
+  state_ = State::kOpen;
+  startReading();
+  raise(ConnectionEvent::kConnected);
+  if (state_ == State::kOpen) flush();
+}
+
+void Connection::startReading() {
+  reading_started_ = true;
+  updateReading();
+}
+
+void Connection::readDisable(bool disable) {
+  read_disable_count_ += disable ? 1 : -1;
+  if (read_disable_count_ < 0) read_disable_count_ = 0;
+  updateReading();
+}
+
+void Connection::updateReading() {
+  bool want = reading_started_ && read_disable_count_ == 0 && state_ == State::kOpen && !read_eof_;
+  if (want == read_active_) return;
+  read_active_ = want;
+  auto* stream = reinterpret_cast<uv_stream_t*>(handle_);
+  if (want) {
+    uv_read_start(stream, &Connection::onAlloc, &Connection::onReadCb);
+  } else {
+    uv_read_stop(stream);
+  }
+}
+
+void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(handle->data);
+  buf->base = self->read_buffer_.reserve(kReadSize);
+  buf->len = kReadSize;
+}
+
+void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (self == nullptr || self->state_ != State::kOpen) return;
+  if (nread > 0) {
+    self->read_buffer_.commit(static_cast<size_t>(nread));
+    self->bytes_read_ += nread;
+    if (self->callbacks_ != nullptr) self->callbacks_->onRead(self->read_buffer_, false);
+    return;
+  }
+  if (nread == 0) return;
+  if (nread == UV_EOF) {
+    self->read_eof_ = true;
+    self->updateReading();
+    if (self->callbacks_ != nullptr) self->callbacks_->onRead(self->read_buffer_, true);
+    if (self->shutdown_done_) self->closeNow(ConnectionEvent::kRemoteClose);
+    return;
+  }
+  SKIFF_LOG(kDebug, "read error from %s: %s", self->remote_address_.toString(),
+            uv_strerror(static_cast<int>(nread)));
+  self->closeNow(ConnectionEvent::kRemoteClose);
+}
+
+void Connection::write(Buffer& data, bool end_stream) {
+  if (state_ == State::kClosed || state_ == State::kClosing || shutdown_after_write_) {
+    data.clear();
+    return;
+  }
+  write_buffer_.move(data);
+  if (end_stream) shutdown_after_write_ = true;
+  if (!above_high_watermark_ && write_buffer_.length() > high_watermark_) {
+    above_high_watermark_ = true;
+    if (callbacks_ != nullptr) callbacks_->onAboveWriteBufferHighWatermark();
+  }
+  if (state_ == State::kOpen) flush();
+}
+
+void Connection::flush() {
+  if (write_in_flight_ > 0 || state_ == State::kClosed) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(handle_);
+  while (write_buffer_.length() > 0) {
+    uv_buf_t bufs[kMaxIovecs];
+    struct iovec iov[kMaxIovecs];
+    int n = write_buffer_.fillIovecs(iov, kMaxIovecs);
+    size_t total = 0;
+    for (int i = 0; i < n; ++i) {
+      bufs[i] = uv_buf_init(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+      total += iov[i].iov_len;
+    }
+    int written = uv_try_write(stream, bufs, n);
+    if (written > 0) {
+      write_buffer_.drain(written);
+      bytes_written_ += written;
+      afterDrain();
+      if (state_ == State::kClosed) return;
+      if (static_cast<size_t>(written) == total) continue;
+      // Partial: hand the rest to libuv below.
+      n = write_buffer_.fillIovecs(iov, kMaxIovecs);
+      total = 0;
+      for (int i = 0; i < n; ++i) {
+        bufs[i] = uv_buf_init(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+        total += iov[i].iov_len;
+      }
+    } else if (written != UV_EAGAIN && written != UV_ENOSYS) {
+      SKIFF_LOG(kDebug, "write to %s failed: %s", remote_address_.toString(),
+                uv_strerror(written));
+      closeNow(ConnectionEvent::kRemoteClose);
+      return;
+    }
+    auto* request = new WriteRequest{{}, this, total};
+    request->req.data = request;
+    write_in_flight_ = total;
+    int rc = uv_write(&request->req, stream, bufs, n, [](uv_write_t* req, int status) {
+      auto* request = static_cast<WriteRequest*>(req->data);
+      Connection* self = request->connection;
+      size_t bytes = request->bytes;
+      delete request;
+      if (status == UV_ECANCELED) return;  // the handle was closed; `self` may be gone
+      self->onWriteDone(bytes, status);
+    });
+    if (rc != 0) {
+      delete request;
+      write_in_flight_ = 0;
+      closeNow(ConnectionEvent::kRemoteClose);
+    }
+    return;
+  }
+  if (shutdown_after_write_ && !shutdown_sent_) {
+    shutdown_sent_ = true;
+    auto* req = new uv_shutdown_t;
+    req->data = this;
+    uv_shutdown(req, stream, [](uv_shutdown_t* req, int status) {
+      auto* self = static_cast<Connection*>(req->data);
+      delete req;
+      if (status == UV_ECANCELED) return;
+      self->shutdown_done_ = true;
+      // Both directions finished: nothing more can happen on this connection.
+      if (self->read_eof_) self->closeNow(ConnectionEvent::kLocalClose);
+    });
+  }
+  if (close_after_flush_) closeNow(ConnectionEvent::kLocalClose);
+}
+
+void Connection::onWriteDone(size_t written, int status) {
+  write_in_flight_ = 0;
+  if (status != 0) {
+    closeNow(ConnectionEvent::kRemoteClose);
+    return;
+  }
+  write_buffer_.drain(written);
+  bytes_written_ += written;
+  afterDrain();
+  if (state_ != State::kClosed) flush();
+}
+
+void Connection::afterDrain() {
+  if (above_high_watermark_ && write_buffer_.length() <= high_watermark_ / 2) {
+    above_high_watermark_ = false;
+    if (callbacks_ != nullptr) callbacks_->onBelowWriteBufferLowWatermark();
+  }
+}
+
+void Connection::setWriteBufferWatermarks(size_t high) { high_watermark_ = high; }
+
+void Connection::close(CloseType type) {
+  if (state_ == State::kClosed) return;
+  if (type == CloseType::kFlushWrite && state_ == State::kOpen &&
+      (write_buffer_.length() > 0 || write_in_flight_ > 0)) {
+    close_after_flush_ = true;
+    read_disable_count_++;
+    updateReading();
+    return;
+  }
+  closeNow(ConnectionEvent::kLocalClose);
+}
+
+void Connection::closeNow(ConnectionEvent event) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  connect_timer_.reset();
+  if (connect_req_ != nullptr) {
+    connect_req_->data = nullptr;
+    connect_req_ = nullptr;
+  }
+  handle_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  raise(event);
+}
+
+void Connection::raise(ConnectionEvent event) {
+  if (callbacks_ != nullptr) callbacks_->onEvent(event);
+}
+
+}  // namespace skiff::net

@@ -1,0 +1,119 @@
+#pragma once
+
+// A TCP connection on one worker's loop, accepted or outgoing: a read buffer, a write buffer
+// with high/low watermarks (so a slow reader pushes back on its peer instead of growing memory),
+// half-close, and deferred-safe close.
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "common/buffer.h"
+#include "event/dispatcher.h"
+#include "net/address.h"
+
+namespace skiff::net {
+
+enum class ConnectionEvent {
+  kConnected,      // outgoing connection established
+  kConnectFailed,  // outgoing connection refused, unreachable or timed out
+  kRemoteClose,    // the peer reset or closed (after its EOF was delivered, if any)
+  kLocalClose,     // close() was called
+};
+
+class ConnectionCallbacks {
+ public:
+  virtual ~ConnectionCallbacks() = default;
+  // New bytes are appended to `data`; the callee consumes what it can. `end_stream`: the peer
+  // half-closed its side.
+  virtual void onRead(Buffer& data, bool end_stream) = 0;
+  virtual void onEvent(ConnectionEvent event) = 0;
+  virtual void onAboveWriteBufferHighWatermark() {}
+  virtual void onBelowWriteBufferLowWatermark() {}
+};
+
+class Connection {
+ public:
+  static constexpr size_t kDefaultHighWatermark = 1024 * 1024;
+
+  // Takes a pending connection from a listening socket; nullptr when accept fails.
+  static std::unique_ptr<Connection> accept(event::Dispatcher& dispatcher, uv_stream_t* server);
+  // Starts connecting; the outcome arrives as kConnected or kConnectFailed.
+  static std::unique_ptr<Connection> connect(event::Dispatcher& dispatcher,
+                                             const sockaddr* address,
+                                             std::chrono::milliseconds timeout);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void setCallbacks(ConnectionCallbacks* callbacks) { callbacks_ = callbacks; }
+  // Starts delivering reads (accepted connections start paused until this is called). Bytes
+  // left unconsumed in the read buffer stay there; an owner that paused reading re-dispatches
+  // them itself with readBuffer().
+  void startReading();
+  Buffer& readBuffer() { return read_buffer_; }
+
+  // Moves `data` into the write buffer. `end_stream` half-closes after it is flushed.
+  void write(Buffer& data, bool end_stream);
+  // Nested: reading resumes when every disable has been matched by an enable.
+  void readDisable(bool disable);
+  bool readEnabled() const { return read_disable_count_ == 0; }
+
+  enum class CloseType { kFlushWrite, kNoFlush };
+  void close(CloseType type);
+  bool isOpen() const { return state_ == State::kOpen || state_ == State::kConnecting; }
+  bool connecting() const { return state_ == State::kConnecting; }
+  bool connectTimedOut() const { return connect_timed_out_; }
+
+  size_t bufferedWriteBytes() const { return write_buffer_.length(); }
+  void setWriteBufferWatermarks(size_t high);
+  bool aboveHighWatermark() const { return above_high_watermark_; }
+
+  const SocketAddress& remoteAddress() const { return remote_address_; }
+  uint64_t bytesRead() const { return bytes_read_; }
+  uint64_t bytesWritten() const { return bytes_written_; }
+  event::Dispatcher& dispatcher() { return dispatcher_; }
+
+ private:
+  enum class State { kConnecting, kOpen, kClosing, kClosed };
+  Connection(event::Dispatcher& dispatcher, uv_tcp_t* handle);
+
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void onConnectResult(int status);
+  void updateReading();
+  void flush();
+  void onWriteDone(size_t written, int status);
+  void afterDrain();
+  void closeNow(ConnectionEvent event);
+  void raise(ConnectionEvent event);
+
+  event::Dispatcher& dispatcher_;
+  uv_tcp_t* handle_;
+  ConnectionCallbacks* callbacks_ = nullptr;
+  State state_ = State::kOpen;
+  SocketAddress remote_address_;
+
+  Buffer read_buffer_;
+  Buffer write_buffer_;
+  size_t write_in_flight_ = 0;  // bytes at the head of write_buffer_ owned by a uv_write
+  bool reading_started_ = false;
+  bool read_active_ = false;
+  int read_disable_count_ = 0;
+  bool read_eof_ = false;
+  bool shutdown_after_write_ = false;
+  bool shutdown_sent_ = false;
+  bool shutdown_done_ = false;
+  bool close_after_flush_ = false;
+  bool above_high_watermark_ = false;
+  bool connect_timed_out_ = false;
+  size_t high_watermark_ = kDefaultHighWatermark;
+  uint64_t bytes_read_ = 0;
+  uint64_t bytes_written_ = 0;
+  std::unique_ptr<event::Timer> connect_timer_;
+  uv_connect_t* connect_req_ = nullptr;
+};
+
+}  // namespace skiff::net

@@ -1,0 +1,70 @@
+#pragma once
+
+// The server: the main thread. It compiles the bootstrap into listener and cluster settings,
+// binds the listening sockets, starts the workers, runs the admin server, resolves DNS,
+// handles signals and drains on the way out.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "admin/admin_server.h"
+#include "event/dispatcher.h"
+#include "server/worker.h"
+#include "skiff/config/v1/bootstrap.pb.h"
+#include "stats/stats.h"
+#include "upstream/cluster_manager.h"
+
+namespace skiff::server {
+
+struct ServerOptions {
+  int concurrency = 1;
+};
+
+// Compiles what can be checked without binding anything: the route tables. Used by --validate
+// and at startup, after config::validateBootstrap.
+absl::Status checkRouteTables(const config::v1::Bootstrap& bootstrap);
+
+class Server {
+ public:
+  Server(config::v1::Bootstrap bootstrap, ServerOptions options);
+  ~Server();
+
+  // Binds everything and serves until drained by a signal or the admin API. An error means the
+  // server could not start (nothing is left running).
+  absl::Status run();
+
+ private:
+  struct BoundListener {
+    std::string name;
+    net::SocketAddress address;
+  };
+
+  absl::Status start();
+  absl::Status buildListeners(std::vector<std::vector<WorkerListener>>& per_worker);
+  void registerAdminHandlers();
+  void startDrain(std::chrono::milliseconds timeout, bool exit_after);
+  void shutdown();
+
+  config::v1::Bootstrap bootstrap_;
+  ServerOptions options_;
+  std::chrono::milliseconds drain_timeout_{10000};
+  std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<event::Dispatcher> main_;
+  std::unique_ptr<stats::Registry> registry_;
+  std::unique_ptr<upstream::ClusterManager> cluster_manager_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::vector<std::unique_ptr<http::ListenerStats>> listener_stats_;
+  std::vector<BoundListener> bound_listeners_;
+  std::vector<uv_signal_t*> signals_;
+  std::unique_ptr<event::Timer> drain_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  bool ready_ = false;
+  bool draining_ = false;
+  bool exiting_ = false;
+};
+
+}  // namespace skiff::server

@@ -1,0 +1,29 @@
+#include "upstream/cluster_info.h"
+
+namespace skiff::upstream {
+
+ClusterStats ClusterStats::create(stats::Registry& registry, const std::string& cluster) {
+  stats::Labels labels = {{"cluster", cluster}};
+  return ClusterStats{
+      registry.codeCounter("skiff_upstream_requests_total",
+                           "Upstream responses received, by status code.", labels),
+      registry.histogram("skiff_upstream_request_duration_seconds",
+                         "Upstream request duration, request sent to response complete.", labels),
+      registry.gauge("skiff_upstream_requests_active", "Upstream requests in flight.", labels),
+      registry.counter("skiff_upstream_connections_total", "Upstream connections opened.", labels),
+      registry.gauge("skiff_upstream_connections_active", "Open upstream connections.", labels),
+      registry.counter("skiff_upstream_connect_failures_total",
+                       "Upstream connection attempts that failed.", labels),
+      registry.counter("skiff_upstream_connect_timeouts_total",
+                       "Upstream connection attempts that timed out.", labels),
+      registry.counter("skiff_upstream_connections_reused_total",
+                       "Requests sent on a pooled keep-alive connection.", labels),
+      registry.counter("skiff_upstream_request_timeouts_total",
+                       "Upstream requests that hit the route timeout.", labels),
+      registry.gauge("skiff_upstream_hosts", "Hosts currently in the cluster.", labels),
+      registry.counter("skiff_upstream_lb_no_host_total",
+                       "Requests for which the load balancer had no host.", labels),
+  };
+}
+
+}  // namespace skiff::upstream

@@ -1,0 +1,44 @@
+#pragma once
+
+// A cluster as the data path sees it: immutable settings, its metrics and its current hosts.
+// Built on the main thread; a changed host set (DNS refresh) makes a new ClusterInfo.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "skiff/config/v1/cluster.pb.h"
+#include "stats/stats.h"
+#include "upstream/host.h"
+
+namespace skiff::upstream {
+
+struct ClusterStats {
+  stats::CodeCounter& requests_total;
+  stats::Histogram& request_duration;
+  stats::Gauge& requests_active;
+  stats::Counter& connections_total;
+  stats::Gauge& connections_active;
+  stats::Counter& connect_failures;
+  stats::Counter& connect_timeouts;
+  stats::Counter& connections_reused;
+  stats::Counter& request_timeouts;
+  stats::Gauge& hosts;
+  stats::Counter& lb_no_host;
+
+  static ClusterStats create(stats::Registry& registry, const std::string& cluster);
+};
+
+struct ClusterInfo {
+  std::string name;
+  config::v1::Cluster config;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds idle_timeout{60000};
+  uint32_t max_requests_per_connection = 0;
+  ClusterStats* stats = nullptr;  // owned by the server, lives as long as the process
+  std::shared_ptr<const HostVector> hosts;
+};
+
+using ClusterInfoConstSharedPtr = std::shared_ptr<const ClusterInfo>;
+
+}  // namespace skiff::upstream

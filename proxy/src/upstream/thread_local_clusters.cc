@@ -1,0 +1,63 @@
+#include "upstream/thread_local_clusters.h"
+
+#include "absl/container/flat_hash_set.h"
+
+namespace skiff::upstream {
+
+ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, Random& random,
+                                       ClusterInfoConstSharedPtr info)
+    : dispatcher_(dispatcher), random_(random) {
+  update(std::move(info));
+}
+
+void ThreadLocalCluster::update(ClusterInfoConstSharedPtr info) {
+  bool hosts_changed = !info_ || info_->hosts != info->hosts;
+  info_ = std::move(info);
+  if (!hosts_changed) return;
+  load_balancer_ = createLoadBalancer(info_->config, *info_->hosts, random_);
+  // Pools of hosts that left stop taking connections back; in-flight requests finish.
+  absl::flat_hash_set<std::string> current;
+  for (const auto& host : *info_->hosts) current.insert(host->address);
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (current.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    it->second->drain();
+    pools_.erase(it++);
+  }
+}
+
+std::shared_ptr<ConnectionPool> ThreadLocalCluster::pool(const HostSharedPtr& host) {
+  auto it = pools_.find(host->address);
+  if (it != pools_.end()) return it->second;
+  auto pool = std::make_shared<ConnectionPool>(dispatcher_, host, info_);
+  pools_.emplace(host->address, pool);
+  return pool;
+}
+
+void ThreadLocalClusters::update(
+    const absl::flat_hash_map<std::string, ClusterInfoConstSharedPtr>& clusters) {
+  for (auto it = clusters_.begin(); it != clusters_.end();) {
+    if (clusters.contains(it->first)) {
+      ++it;
+    } else {
+      clusters_.erase(it++);
+    }
+  }
+  for (const auto& [name, info] : clusters) {
+    auto it = clusters_.find(name);
+    if (it == clusters_.end()) {
+      clusters_.emplace(name, std::make_unique<ThreadLocalCluster>(dispatcher_, random_, info));
+    } else {
+      it->second->update(info);
+    }
+  }
+}
+
+ThreadLocalCluster* ThreadLocalClusters::get(const std::string& name) {
+  auto it = clusters_.find(name);
+  return it == clusters_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace skiff::upstream

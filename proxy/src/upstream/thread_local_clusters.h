@@ -1,0 +1,53 @@
+#pragma once
+
+// A worker's view of the clusters: for each, its current hosts, a load balancer over them and
+// one connection pool per host. Updated when the main thread publishes new cluster infos.
+
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/random.h"
+#include "event/dispatcher.h"
+#include "upstream/cluster_info.h"
+#include "upstream/connection_pool.h"
+#include "upstream/load_balancer.h"
+
+namespace skiff::upstream {
+
+class ThreadLocalCluster {
+ public:
+  ThreadLocalCluster(event::Dispatcher& dispatcher, Random& random,
+                     ClusterInfoConstSharedPtr info);
+  const ClusterInfo& info() const { return *info_; }
+  const ClusterInfoConstSharedPtr& infoPtr() const { return info_; }
+  // Takes a newer ClusterInfo; rebuilds the balancer when the host set changed.
+  void update(ClusterInfoConstSharedPtr info);
+
+  HostSharedPtr chooseHost(const LbContext& context) { return load_balancer_->chooseHost(context); }
+  // The pool for a host of this cluster, created on first use.
+  std::shared_ptr<ConnectionPool> pool(const HostSharedPtr& host);
+
+ private:
+  event::Dispatcher& dispatcher_;
+  Random& random_;
+  ClusterInfoConstSharedPtr info_;
+  std::unique_ptr<LoadBalancer> load_balancer_;
+  absl::flat_hash_map<std::string, std::shared_ptr<ConnectionPool>> pools_;
+};
+
+class ThreadLocalClusters {
+ public:
+  ThreadLocalClusters(event::Dispatcher& dispatcher, Random& random)
+      : dispatcher_(dispatcher), random_(random) {}
+  // Adds, updates and removes clusters to match `clusters`.
+  void update(const absl::flat_hash_map<std::string, ClusterInfoConstSharedPtr>& clusters);
+  ThreadLocalCluster* get(const std::string& name);
+
+ private:
+  event::Dispatcher& dispatcher_;
+  Random& random_;
+  absl::flat_hash_map<std::string, std::unique_ptr<ThreadLocalCluster>> clusters_;
+};
+
+}  // namespace skiff::upstream
