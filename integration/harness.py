@@ -225,9 +225,18 @@ class Proxy:
     def metrics(self):
         return parse_prometheus(self.metrics_text())
 
-    def metric(self, name, **labels):
-        """Sum of every sample of `name` whose labels include `labels`."""
-        return metric_value(self.metrics(), name, **labels)
+    _MISSING = object()
+
+    def metric(self, name, default=_MISSING, **labels):
+        """Sum of every sample of `name` whose labels include `labels`. Without a default, a
+        metric that is not exported fails the test with a readable message."""
+        value = metric_value(self.metrics(), name, **labels)
+        if value is None:
+            if default is Proxy._MISSING:
+                raise AssertionError("metric %s%s not found in /stats/prometheus"
+                                     % (name, labels or ""))
+            return default
+        return value
 
     # -- memory --
 

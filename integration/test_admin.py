@@ -52,13 +52,13 @@ def test_metric_families_present(proxy):
 
 def test_counters_move_with_traffic(proxy):
     def snapshot():
-        return (proxy.metric("skiff_downstream_requests_total", listener="http", code="200")
-                or 0.0,
-                proxy.metric("skiff_upstream_requests_total", cluster="backend", code="200")
-                or 0.0,
-                proxy.metric("skiff_downstream_request_duration_seconds_count",
-                             listener="http") or 0.0,
-                proxy.metric("skiff_downstream_bytes_sent_total", listener="http") or 0.0)
+        return (proxy.metric("skiff_downstream_requests_total", default=0.0, listener="http",
+                             code="200"),
+                proxy.metric("skiff_upstream_requests_total", default=0.0, cluster="backend",
+                             code="200"),
+                proxy.metric("skiff_downstream_request_duration_seconds_count", default=0.0,
+                             listener="http"),
+                proxy.metric("skiff_downstream_bytes_sent_total", default=0.0, listener="http"))
 
     before = snapshot()
     args = []

@@ -250,6 +250,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"SyntaxErrorHasLineAndColumn", "admin:\n  address: [1, 2\n",
                   "line 3, column 1: invalid YAML"},
         ErrorCase{"BadIndentation", "admin:\n  address: {}\n bad: 1\n", "line 3, column 2: invalid YAML: end of map not found"},
+        ErrorCase{"TabIndentation", "admin:\n\taddress: {}\n",
+                  "line 2, column 9: invalid YAML: illegal map value (YAML does not allow tabs "
+                  "for indentation)"},
         ErrorCase{"NonScalarKey", "{[a]: 1}", "a field name must be a plain word, got a sequence"}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) { return info.param.name; });
 
@@ -368,7 +371,8 @@ TEST_F(DynamicSchemaTest, ProtobufParserErrorsAreLocated) {
   absl::Status status;
   parse("items: [ {ratio: 1}, {items: [{at: yesterday}]} ]", &status);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), StartsWith("items[1].items[0].at: ")) << status;
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("items[1].items[0].at: invalid value Field 'at', Invalid time format"));
 }
 
 TEST_F(DynamicSchemaTest, AliasBombThroughStructIsRejected) {

@@ -227,6 +227,26 @@ TEST(ParseUtilTest, ContentLength) {
   }
 }
 
+TEST(ParseUtilTest, FieldValueBytesAtEveryPosition) {
+  absl::string_view name;
+  absl::string_view value;
+  // Long values go through the word-at-a-time check; every position of a word must count.
+  for (size_t pos = 0; pos < 40; ++pos) {
+    for (char bad : {'\0', '\x01', '\x1f', '\x7f', '\r', '\n', '\x0b'}) {
+      std::string v(40, 'a');
+      v[pos] = bad;
+      EXPECT_FALSE(internal::parseFieldLine("x: " + v, &name, &value)) << pos << " " << +bad;
+    }
+    for (char good : {'\t', ' ', '~', '\x80', '\xff', '!'}) {
+      std::string v(40, 'a');
+      v[pos] = good;
+      std::string line = "x: " + v;
+      ASSERT_TRUE(internal::parseFieldLine(line, &name, &value)) << pos << " " << +good;
+      EXPECT_EQ(name, "x");
+    }
+  }
+}
+
 TEST(ParseUtilTest, Authority) {
   for (const char* good : {"", "a", "a.b-c_d~e", "a:80", "a:", "[::1]", "[::1]:443",
                            "xn--bcher-kva.example", "%41b"}) {

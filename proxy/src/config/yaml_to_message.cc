@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "config/bootstrap_loader.h"
 #include "config/field_checks.h"
 #include "google/protobuf/descriptor.h"
@@ -584,6 +585,15 @@ class YamlToJson {
   size_t nodes_ = 0;
 };
 
+// protobuf prefixes its messages with its own idea of the location, e.g. "(at): ...".
+std::string protobufReason(pb::StringPiece message) {
+  absl::string_view text(message.data(), message.size());
+  if (absl::StartsWith(text, "(")) {
+    if (size_t end = text.find("): "); end != absl::string_view::npos) text.remove_prefix(end + 3);
+  }
+  return std::string(text);
+}
+
 // protobuf's JSON parser rejected what the walk accepted (e.g. a malformed Timestamp). Its
 // message does not say where, so parse field by field, descending into messages, to find out.
 // Returns OK when no single field fails on its own.
@@ -622,7 +632,7 @@ absl::Status locateJsonError(const YAML::Node& node, const pb::Message& prototyp
         if (!found.ok()) return found;
       }
     }
-    return errorAt(child, std::string(status.message()));
+    return errorAt(child, protobufReason(status.message()));
   }
   return absl::OkStatus();
 }
@@ -655,7 +665,22 @@ absl::Status yamlToMessageUnguarded(const std::string& yaml_text, pb::Message& o
   if (status.ok()) return absl::OkStatus();
   out.Clear();
   if (absl::Status located = locateJsonError(root, out, ""); !located.ok()) return located;
-  return absl::InvalidArgumentError(std::string(status.message()));
+  return absl::InvalidArgumentError(protobufReason(status.message()));
+}
+
+// yaml-cpp's message for a tab in the indentation ("illegal map value") does not say why.
+std::string syntaxError(const std::string& yaml_text, const YAML::Mark& mark,
+                        const std::string& message) {
+  std::string text = absl::StrFormat("line %d, column %d: invalid YAML: %s", mark.line + 1,
+                                     mark.column + 1, message);
+  const std::vector<absl::string_view> lines = absl::StrSplit(yaml_text, '\n');
+  for (int line = std::max(0, mark.line - 1); line <= mark.line; ++line) {
+    if (line < static_cast<int>(lines.size()) && absl::StartsWith(lines[line], "\t")) {
+      absl::StrAppend(&text, " (YAML does not allow tabs for indentation)");
+      break;
+    }
+  }
+  return text;
 }
 
 }  // namespace
@@ -664,13 +689,9 @@ absl::Status yamlToMessage(const std::string& yaml_text, pb::Message& out) {
   // yaml-cpp reports syntax errors (and a few access errors) by throwing; nothing past here may.
   try {
     return yamlToMessageUnguarded(yaml_text, out);
-  } catch (const YAML::ParserException& e) {
-    return absl::InvalidArgumentError(absl::StrFormat("line %d, column %d: invalid YAML: %s",
-                                                      e.mark.line + 1, e.mark.column + 1, e.msg));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return absl::InvalidArgumentError(absl::StrCat("invalid YAML: ", e.msg));
-    return absl::InvalidArgumentError(absl::StrFormat("line %d, column %d: invalid YAML: %s",
-                                                      e.mark.line + 1, e.mark.column + 1, e.msg));
+    return absl::InvalidArgumentError(syntaxError(yaml_text, e.mark, e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("cannot read the configuration: ", e.what()));
   } catch (...) {

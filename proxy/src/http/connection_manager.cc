@@ -415,12 +415,12 @@ void HttpConnectionManager::onProtocolError(const http1::CodecError& error) {
   }
   stream_->sendLocalReply(error.status, "DPE", error.detail);
   // The rest of the bytes cannot be trusted: the connection closes after the reply.
-  closeConnection(net::Connection::CloseType::kFlushWrite);
+  closeConnection(net::Connection::CloseType::kFlushWriteAndLinger);
 }
 
 void HttpConnectionManager::onStreamComplete() {
-  bool close = stream_->closeAfterResponse() || !stream_->requestComplete() || downstream_eof_ ||
-               draining_;
+  bool unread_request = !stream_->requestComplete();
+  bool close = stream_->closeAfterResponse() || unread_request || downstream_eof_ || draining_;
   bool reset = stream_->reset();
   worker_.dispatcher().deferredDelete(std::move(stream_));
   if (reset) {
@@ -428,7 +428,8 @@ void HttpConnectionManager::onStreamComplete() {
     return;
   }
   if (close) {
-    closeConnection(net::Connection::CloseType::kFlushWrite);
+    closeConnection(unread_request ? net::Connection::CloseType::kFlushWriteAndLinger
+                                   : net::Connection::CloseType::kFlushWrite);
     return;
   }
   armIdleTimer();

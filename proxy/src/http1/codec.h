@@ -26,6 +26,7 @@ struct CodecLimits {
 
 // A malformed or unacceptable message, with the status a server answers it with
 // (400, 413, 431, 501 for an unsupported transfer coding, 505 for an unsupported version).
+// ResponseDecoder errors always carry 502: a bad upstream response is the gateway's problem.
 struct CodecError {
   int status = 400;
   std::string detail;  // short, safe to send to the client
@@ -83,6 +84,8 @@ class ResponseDecoder {
   ~ResponseDecoder();
 
   // Must be called before each response: a response to HEAD (or a 204/304) has no body.
+  // Called while a response is still being decoded (pipelined requests), the expectation is
+  // queued; the dispatch() after the current response completes starts the next one.
   void expectResponseTo(absl::string_view request_method);
   std::optional<CodecError> dispatch(Buffer& input);
   // The upstream closed its side: completes a close-delimited body, or reports an error if a
@@ -102,6 +105,9 @@ enum class BodyFraming { kNone, kContentLength, kChunked, kCloseDelimited };
 
 // Request line, "host: <authority>", then headers (names as stored, lower-case). Adds
 // "transfer-encoding: chunked" for kChunked; a content-length must already be in the headers.
+// The encoder owns the transfer-encoding header: entries of it in `head.headers` are never
+// written, and with kChunked neither is content-length (RFC 9112 6.2). A "host" entry is
+// skipped when the authority is written.
 void encodeRequestHead(const http::RequestHead& head, BodyFraming framing, Buffer& out);
 // Status line (version from head.protocol) and headers, as above.
 void encodeResponseHead(const http::ResponseHead& head, BodyFraming framing, Buffer& out);

@@ -1,6 +1,7 @@
 #include "http1/message_decoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -58,6 +59,20 @@ std::optional<CodecError> MessageDecoder::readLine(Buffer& input, size_t max_siz
                                                    size_t* size) {
   *size = 0;
   if (scan_offset_ > input.length()) scan_offset_ = 0;
+  // Fast path: the line lies in the first slice, as it almost always does.
+  absl::string_view front = input.frontSlice();
+  if (scan_offset_ < front.size()) {
+    const void* hit = memchr(front.data() + scan_offset_, '\n', front.size() - scan_offset_);
+    if (hit != nullptr) {
+      size_t lf = static_cast<const char*>(hit) - front.data();
+      scan_offset_ = 0;
+      if (lf + 1 > max_size) return fail(too_long_status, "line too long");
+      if (lf == 0 || front[lf - 1] != '\r') return fail(400, "bare LF line ending");
+      *line = front.substr(0, lf - 1);
+      *size = lf + 1;
+      return std::nullopt;
+    }
+  }
   ptrdiff_t lf = input.search("\n", scan_offset_);
   if (lf < 0) {
     if (input.length() >= max_size) return fail(too_long_status, "line too long");

@@ -1,5 +1,7 @@
 #include "http1/parse_util.h"
 
+#include <cstring>
+
 namespace skiff::http1::internal {
 namespace {
 
@@ -37,6 +39,34 @@ bool skipQuotedString(absl::string_view s, size_t* pos) {
     ++i;
   }
   return false;
+}
+
+// Whether every byte may appear in a field value. Eight bytes at a time: a word with no byte
+// below 0x20 and none equal to 0x7f is valid as a whole (bytes >= 0x80 are obs-text); only
+// words that might hold a HTAB or a CTL are checked byte by byte.
+bool isFieldValue(absl::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  const char* p = s.data();
+  size_t n = s.size();
+  while (n >= 8) {
+    uint64_t word;
+    memcpy(&word, p, 8);
+    uint64_t below_space = (word - kOnes * 0x20) & ~word & kHighs;
+    uint64_t del = word ^ (kOnes * 0x7f);
+    uint64_t is_del = (del - kOnes) & ~del & kHighs;
+    if ((below_space | is_del) != 0) {
+      for (size_t i = 0; i < 8; ++i) {
+        if (!isFieldChar(p[i])) return false;
+      }
+    }
+    p += 8;
+    n -= 8;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!isFieldChar(p[i])) return false;
+  }
+  return true;
 }
 
 bool isDigits(absl::string_view s) {
@@ -82,9 +112,7 @@ bool parseFieldLine(absl::string_view line, absl::string_view* name, absl::strin
   size_t colon = skipToken(line, 0);
   if (colon == 0 || colon == line.size() || line[colon] != ':') return false;
   absl::string_view rest = line.substr(colon + 1);
-  for (char c : rest) {
-    if (!isFieldChar(c)) return false;
-  }
+  if (!isFieldValue(rest)) return false;
   *name = line.substr(0, colon);
   *value = trimWhitespace(rest);
   return true;

@@ -6,6 +6,7 @@ namespace skiff::net {
 namespace {
 
 constexpr size_t kReadSize = 16 * 1024;
+constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr int kMaxIovecs = 16;
 
 struct WriteRequest {
@@ -118,7 +119,8 @@ void Connection::readDisable(bool disable) {
 }
 
 void Connection::updateReading() {
-  bool want = reading_started_ && read_disable_count_ == 0 && state_ == State::kOpen && !read_eof_;
+  bool want = (reading_started_ && read_disable_count_ == 0 && state_ == State::kOpen && !read_eof_) ||
+              (lingering_ && !read_eof_);
   if (want == read_active_) return;
   read_active_ = want;
   auto* stream = reinterpret_cast<uv_stream_t*>(handle_);
@@ -137,7 +139,13 @@ void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 
 void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<Connection*>(stream->data);
-  if (self == nullptr || self->state_ != State::kOpen) return;
+  if (self == nullptr || self->state_ == State::kClosed) return;
+  if (self->lingering_) {
+    self->read_buffer_.clear();
+    if (nread < 0) self->closeNow(ConnectionEvent::kLocalClose);
+    return;
+  }
+  if (self->state_ != State::kOpen) return;
   if (nread > 0) {
     self->read_buffer_.commit(static_cast<size_t>(nread));
     self->bytes_read_ += nread;
@@ -234,7 +242,34 @@ void Connection::flush() {
       if (self->read_eof_) self->closeNow(ConnectionEvent::kLocalClose);
     });
   }
-  if (close_after_flush_) closeNow(ConnectionEvent::kLocalClose);
+  if (close_after_flush_) {
+    if (linger_after_flush_) {
+      startLingering();
+    } else {
+      closeNow(ConnectionEvent::kLocalClose);
+    }
+  }
+}
+
+void Connection::startLingering() {
+  if (lingering_) return;
+  lingering_ = true;
+  close_after_flush_ = false;
+  state_ = State::kClosing;
+  read_buffer_.clear();
+  if (read_eof_) {
+    closeNow(ConnectionEvent::kLocalClose);
+    return;
+  }
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_),
+                  [](uv_shutdown_t* req, int) { delete req; }) != 0) {
+    delete req;
+  }
+  updateReading();
+  linger_timer_ = dispatcher_.createTimer([this] { closeNow(ConnectionEvent::kLocalClose); });
+  linger_timer_->enable(kLingerTime);
 }
 
 void Connection::onWriteDone(size_t written, int status) {
@@ -260,12 +295,18 @@ void Connection::setWriteBufferWatermarks(size_t high) { high_watermark_ = high;
 
 void Connection::close(CloseType type) {
   if (state_ == State::kClosed) return;
-  if (type == CloseType::kFlushWrite && state_ == State::kOpen &&
-      (write_buffer_.length() > 0 || write_in_flight_ > 0)) {
-    close_after_flush_ = true;
-    read_disable_count_++;
-    updateReading();
-    return;
+  if (type != CloseType::kNoFlush && state_ == State::kOpen) {
+    linger_after_flush_ = type == CloseType::kFlushWriteAndLinger;
+    if (write_buffer_.length() > 0 || write_in_flight_ > 0) {
+      close_after_flush_ = true;
+      read_disable_count_++;
+      updateReading();
+      return;
+    }
+    if (linger_after_flush_) {
+      startLingering();
+      return;
+    }
   }
   closeNow(ConnectionEvent::kLocalClose);
 }
@@ -274,6 +315,7 @@ void Connection::closeNow(ConnectionEvent event) {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   connect_timer_.reset();
+  linger_timer_.reset();
   if (connect_req_ != nullptr) {
     connect_req_->data = nullptr;
     connect_req_ = nullptr;

@@ -61,7 +61,10 @@ class Connection {
   void readDisable(bool disable);
   bool readEnabled() const { return read_disable_count_ == 0; }
 
-  enum class CloseType { kFlushWrite, kNoFlush };
+  // kFlushWriteAndLinger: flush, half-close, then read and discard until the peer closes or a
+  // short timer ends. Closing with unread request bytes would make the kernel send a reset
+  // that can destroy the response (e.g. a 413) before the client reads it.
+  enum class CloseType { kFlushWrite, kFlushWriteAndLinger, kNoFlush };
   void close(CloseType type);
   bool isOpen() const { return state_ == State::kOpen || state_ == State::kConnecting; }
   bool connecting() const { return state_ == State::kConnecting; }
@@ -88,6 +91,7 @@ class Connection {
   void onWriteDone(size_t written, int status);
   void afterDrain();
   void closeNow(ConnectionEvent event);
+  void startLingering();
   void raise(ConnectionEvent event);
 
   event::Dispatcher& dispatcher_;
@@ -107,12 +111,15 @@ class Connection {
   bool shutdown_sent_ = false;
   bool shutdown_done_ = false;
   bool close_after_flush_ = false;
+  bool linger_after_flush_ = false;
+  bool lingering_ = false;
   bool above_high_watermark_ = false;
   bool connect_timed_out_ = false;
   size_t high_watermark_ = kDefaultHighWatermark;
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
   std::unique_ptr<event::Timer> connect_timer_;
+  std::unique_ptr<event::Timer> linger_timer_;
   uv_connect_t* connect_req_ = nullptr;
 };
 

@@ -49,6 +49,8 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
   }
 
   route_->finalizeRequest(head);
+  // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one.
+  if (head.authority.empty()) head.authority = host_->address;
   upgrade_ = head.headers.has("upgrade");
   if (upgrade_) {
     request_framing_ = http1::BodyFraming::kCloseDelimited;  // a tunnel once the upgrade is on
