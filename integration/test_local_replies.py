@@ -24,9 +24,14 @@ def test_upstream_down_is_503_uf_quickly(proxy_factory):
 
 
 def test_cluster_without_hosts_is_503_uh(proxy_factory):
+    # A static cluster must have endpoints; a DNS cluster whose name does not resolve (the
+    # .invalid TLD never does, RFC 6761) has none.
     config = bootstrap([http_listener([vhost([route("empty")])])],
-                       [{"name": "empty", "type": "STATIC", "endpoints": []}])
+                       [{"name": "empty", "type": "STRICT_DNS", "dns_refresh_rate": "1s",
+                         "endpoints": [{"address": {"address": "skiff-test.invalid",
+                                                    "port": 80}}]}])
     proxy = proxy_factory(config)
+    time.sleep(0.2)  # let the first resolution fail
     status, _, headers, _ = _get(proxy.url("/x"))
     assert status == 503
     assert headers.get("x-skiff-flags") == "UH"

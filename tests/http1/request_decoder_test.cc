@@ -603,3 +603,33 @@ TEST(RequestDecoderTest, PartialHeadDoesNotCallBack) {
 
 }  // namespace
 }  // namespace skiff::http1
+
+namespace skiff::http1 {
+namespace {
+
+// Lines that straddle slices of the input take the slower search-and-linearize path.
+TEST(RequestDecoderTest, LinesSpanningSlices) {
+  std::string long_value(1500, 'v');
+  std::string wire = "POST /s HTTP/1.1\r\nHost: a\r\nX-Long: " + long_value +
+                     "\r\nTransfer-Encoding: chunked\r\n\r\n" + "258\r\n" +
+                     std::string(600, 'b') + "\r\n0\r\nT: " + std::string(700, 't') + "\r\n\r\n";
+  for (size_t piece : {size_t{512}, size_t{600}, size_t{1000}}) {
+    SCOPED_TRACE(piece);
+    RequestRecorder recorder;
+    RequestDecoder decoder({}, recorder);
+    Buffer input;
+    for (size_t offset = 0; offset < wire.size(); offset += piece) {
+      Buffer slice;
+      slice.add(absl::string_view(wire).substr(offset, piece));
+      input.move(slice);  // whole slices of 512 bytes or more are moved, not copied
+      ASSERT_FALSE(decoder.dispatch(input));
+    }
+    ASSERT_TRUE(decoder.messageComplete());
+    EXPECT_EQ(*recorder.heads[0].headers.get("x-long"), long_value);
+    EXPECT_EQ(recorder.body, std::string(600, 'b'));
+    EXPECT_EQ(*recorder.trailers[0].get("t"), std::string(700, 't'));
+  }
+}
+
+}  // namespace
+}  // namespace skiff::http1

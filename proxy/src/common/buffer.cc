@@ -74,19 +74,18 @@ void Buffer::drain(size_t size) {
     Slice& head = slices_.front();
     if (head.size() <= size) {
       size -= head.size();
-      slices_.pop_front();
+      if (slices_.size() == 1) {
+        // Keep the last slice's storage so a steady read/drain cycle does not allocate.
+        head.start = head.end = 0;
+      } else {
+        slices_.pop_front();
+      }
     } else {
       head.start += size;
       size = 0;
     }
   }
-  // Keep one emptied slice around so a steady read/drain cycle does not allocate.
-  while (!slices_.empty() && slices_.front().size() == 0 && slices_.size() > 1) {
-    slices_.pop_front();
-  }
-  if (slices_.size() == 1 && slices_.front().size() == 0) {
-    slices_.front().start = slices_.front().end = 0;
-  }
+  while (slices_.size() > 1 && slices_.front().size() == 0) slices_.pop_front();
 }
 
 absl::string_view Buffer::frontSlice() const {

@@ -44,12 +44,15 @@ Dispatcher::Dispatcher(std::string name) : name_(std::move(name)) {
   wakeup_.data = this;
   uv_idle_init(&loop_, &deferred_idle_);
   deferred_idle_.data = this;
+  uv_check_init(&loop_, &flush_check_);
+  flush_check_.data = this;
 }
 
 Dispatcher::~Dispatcher() {
   clearDeferred();
   uv_close(reinterpret_cast<uv_handle_t*>(&wakeup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&deferred_idle_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
   // Let every pending close callback run so handles free their memory.
   while (uv_loop_close(&loop_) == UV_EBUSY) {
     uv_walk(
@@ -88,6 +91,44 @@ void Dispatcher::runPosted() {
     batch.swap(posted_);
   }
   for (auto& work : batch) work();
+}
+
+void Dispatcher::scheduleFlush(DeferredFlush* target) {
+  flush_queue_.push_back(target);
+  if (flush_check_active_) return;
+  flush_check_active_ = true;
+  uv_check_start(&flush_check_, [](uv_check_t* handle) {
+    static_cast<Dispatcher*>(handle->data)->runFlushes();
+  });
+  // Keep the loop from blocking in poll while a flush is due.
+  uv_idle_start(&deferred_idle_, [](uv_idle_t* handle) {
+    auto* self = static_cast<Dispatcher*>(handle->data);
+    uv_idle_stop(handle);
+    self->deferred_scheduled_ = false;
+    self->clearDeferred();
+  });
+}
+
+void Dispatcher::cancelFlush(DeferredFlush* target) {
+  for (auto& queued : flush_queue_) {
+    if (queued == target) queued = nullptr;
+  }
+  for (auto& queued : flush_running_) {
+    if (queued == target) queued = nullptr;
+  }
+}
+
+void Dispatcher::runFlushes() {
+  // Flushing can schedule more flushes (a write that completes a response may start another).
+  while (!flush_queue_.empty()) {
+    flush_running_.swap(flush_queue_);
+    for (size_t i = 0; i < flush_running_.size(); ++i) {
+      if (flush_running_[i] != nullptr) flush_running_[i]->flushDeferred();
+    }
+    flush_running_.clear();
+  }
+  uv_check_stop(&flush_check_);
+  flush_check_active_ = false;
 }
 
 void Dispatcher::scheduleDeferredDelete() {

@@ -16,6 +16,14 @@ namespace skiff::event {
 
 class Dispatcher;
 
+// Something with output to push once the current loop iteration's callbacks are done, so that
+// writes made by several callbacks (a response head, then its body) leave in one syscall.
+class DeferredFlush {
+ public:
+  virtual ~DeferredFlush() = default;
+  virtual void flushDeferred() = 0;
+};
+
 // A one-shot or re-armable timer. Destroying it cancels it; it may be destroyed from inside its
 // own callback.
 class Timer {
@@ -55,6 +63,11 @@ class Dispatcher {
     return std::make_unique<Timer>(*this, std::move(callback));
   }
 
+  // Runs target->flushDeferred() once, after the I/O callbacks of this loop iteration.
+  void scheduleFlush(DeferredFlush* target);
+  // A target that dies before its flush must cancel it.
+  void cancelFlush(DeferredFlush* target);
+
   // Destroys `object` on a later turn of the loop, so an object can end its own life from
   // inside one of its callbacks.
   template <class T>
@@ -68,6 +81,7 @@ class Dispatcher {
 
  private:
   void runPosted();
+  void runFlushes();
   void scheduleDeferredDelete();
   void clearDeferred();
 
@@ -75,6 +89,10 @@ class Dispatcher {
   uv_loop_t loop_;
   uv_async_t wakeup_;
   uv_idle_t deferred_idle_;
+  uv_check_t flush_check_;
+  std::vector<DeferredFlush*> flush_queue_;
+  std::vector<DeferredFlush*> flush_running_;
+  bool flush_check_active_ = false;
   std::mutex post_mutex_;
   std::vector<std::function<void()>> posted_;
   std::vector<std::shared_ptr<void>> deferred_;

@@ -23,6 +23,7 @@ Connection::Connection(event::Dispatcher& dispatcher, uv_tcp_t* handle)
 }
 
 Connection::~Connection() {
+  if (flush_scheduled_) dispatcher_.cancelFlush(this);
   if (state_ != State::kClosed) {
     callbacks_ = nullptr;
     closeNow(ConnectionEvent::kLocalClose);
@@ -176,6 +177,14 @@ void Connection::write(Buffer& data, bool end_stream) {
     above_high_watermark_ = true;
     if (callbacks_ != nullptr) callbacks_->onAboveWriteBufferHighWatermark();
   }
+  if (state_ == State::kOpen && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    dispatcher_.scheduleFlush(this);
+  }
+}
+
+void Connection::flushDeferred() {
+  flush_scheduled_ = false;
   if (state_ == State::kOpen) flush();
 }
 

@@ -34,7 +34,7 @@ class ConnectionCallbacks {
   virtual void onBelowWriteBufferLowWatermark() {}
 };
 
-class Connection {
+class Connection : public event::DeferredFlush {
  public:
   static constexpr size_t kDefaultHighWatermark = 1024 * 1024;
 
@@ -44,7 +44,7 @@ class Connection {
   static std::unique_ptr<Connection> connect(event::Dispatcher& dispatcher,
                                              const sockaddr* address,
                                              std::chrono::milliseconds timeout);
-  ~Connection();
+  ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -55,7 +55,9 @@ class Connection {
   void startReading();
   Buffer& readBuffer() { return read_buffer_; }
 
-  // Moves `data` into the write buffer. `end_stream` half-closes after it is flushed.
+  // Moves `data` into the write buffer. `end_stream` half-closes after it is flushed. The
+  // socket write happens once the loop's current callbacks are done, so several writes made
+  // while handling one event leave in one syscall.
   void write(Buffer& data, bool end_stream);
   // Nested: reading resumes when every disable has been matched by an enable.
   void readDisable(bool disable);
@@ -73,6 +75,9 @@ class Connection {
   size_t bufferedWriteBytes() const { return write_buffer_.length(); }
   void setWriteBufferWatermarks(size_t high);
   bool aboveHighWatermark() const { return above_high_watermark_; }
+
+  // event::DeferredFlush
+  void flushDeferred() override;
 
   const SocketAddress& remoteAddress() const { return remote_address_; }
   uint64_t bytesRead() const { return bytes_read_; }
@@ -112,6 +117,7 @@ class Connection {
   bool shutdown_done_ = false;
   bool close_after_flush_ = false;
   bool linger_after_flush_ = false;
+  bool flush_scheduled_ = false;
   bool lingering_ = false;
   bool above_high_watermark_ = false;
   bool connect_timed_out_ = false;
