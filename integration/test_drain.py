@@ -82,7 +82,8 @@ def test_sigterm_under_load_finishes_in_flight_requests(proxy_factory, upstream)
 
     results = [r for c in clients for r in c.results]
     before = [r for r in results if r[0] < sigterm_at]
-    assert in_flight >= 4, "test did not get requests in flight (%d)" % in_flight
+    assert in_flight >= 4, "no requests in flight at the upstream (%d); client results: %s" % (
+        in_flight, [c.results[:4] for c in clients])
     assert len(before) >= 16
     bad_before = [r for r in before if r[2] != 200]
     assert not bad_before, "requests started before SIGTERM failed: %s" % bad_before[:10]

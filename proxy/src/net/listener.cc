@@ -15,14 +15,16 @@ namespace {
 
 constexpr int kBacklog = 1024;
 
-absl::StatusOr<ListenSocket> bindOne(const SocketAddress& address) {
+absl::StatusOr<ListenSocket> bindOne(const SocketAddress& address, bool reuse_port,
+                                     bool listen_now = true) {
   int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket(): ", strerror(errno)));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  if (::bind(fd, address.get(), address.length) != 0 || ::listen(fd, kBacklog) != 0) {
+  if (::bind(fd, address.get(), address.length) != 0 ||
+      (listen_now && ::listen(fd, kBacklog) != 0)) {
     int error = errno;
     ::close(fd);
     return absl::UnavailableError(
@@ -43,12 +45,23 @@ ListenSocket::~ListenSocket() {
 absl::StatusOr<std::vector<ListenSocket>> bindReusePortSockets(const SocketAddress& address,
                                                                int count) {
   std::vector<ListenSocket> sockets;
-  SocketAddress target = address;
-  for (int i = 0; i < count; ++i) {
-    auto socket = bindOne(target);
+  if (count == 1) {
+    auto socket = bindOne(address, false);
     if (!socket.ok()) return socket.status();
-    // Later sockets join the port the kernel picked for the first one.
-    if (i == 0) target = socket->boundAddress();
+    sockets.push_back(std::move(*socket));
+    return sockets;
+  }
+  // SO_REUSEPORT would let us share a port another process holds (and bind(0) may even pick
+  // such a port), so a plain socket claims the address first and proves it free.
+  SocketAddress target;
+  {
+    auto probe = bindOne(address, false, false);
+    if (!probe.ok()) return probe.status();
+    target = probe->boundAddress();
+  }
+  for (int i = 0; i < count; ++i) {
+    auto socket = bindOne(target, true);
+    if (!socket.ok()) return socket.status();
     sockets.push_back(std::move(*socket));
   }
   return sockets;

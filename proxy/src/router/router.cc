@@ -188,10 +188,17 @@ void Router::onResponseData(Buffer& data, bool end_stream) {
     return;
   }
   armIdleTimer();
+  if (!end_stream) {
+    callbacks_.onUpstreamData(data, false);
+    return;
+  }
   // The connection goes back to the pool before the last bytes go downstream, so a pipelined
-  // next request can take it.
-  if (end_stream) onResponseComplete();
-  callbacks_.onUpstreamData(data, end_stream);
+  // next request can take it; the bytes are taken out of the decoder first, since the next
+  // exchange on that connection reuses the decoder.
+  Buffer last;
+  last.move(data);
+  onResponseComplete();
+  callbacks_.onUpstreamData(last, true);
 }
 
 void Router::onResponseTrailers(http::HeaderMap&& trailers) {

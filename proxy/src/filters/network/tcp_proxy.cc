@@ -67,8 +67,10 @@ void TcpProxySession::Side::onRead(Buffer& data, bool end_stream) {
   size_t length = data.length();
   if (upstream_) {
     s.config_->stats->bytes_sent.inc(length);
+    s.bytes_to_downstream_ += length;
   } else {
     s.config_->stats->bytes_received.inc(length);
+    s.bytes_from_downstream_ += length;
   }
   s.armIdleTimer();
   s.peerOf(upstream_).write(data, end_stream);
@@ -100,11 +102,11 @@ void TcpProxySession::Side::onEvent(net::ConnectionEvent event) {
 
 void TcpProxySession::Side::onAboveWriteBufferHighWatermark() {
   // This side cannot take more: stop reading from its peer.
-  session_.peerOf(!upstream_).readDisable(true);
+  session_.peerOf(upstream_).readDisable(true);
 }
 
 void TcpProxySession::Side::onBelowWriteBufferLowWatermark() {
-  session_.peerOf(!upstream_).readDisable(false);
+  session_.peerOf(upstream_).readDisable(false);
 }
 
 void TcpProxySession::finish(absl::string_view flags) {
@@ -118,8 +120,8 @@ void TcpProxySession::finish(absl::string_view flags) {
     access_log::Entry entry;
     entry.start_time = start_time_;
     entry.protocol = "TCP";
-    entry.bytes_received = downstream_->bytesRead();
-    entry.bytes_sent = downstream_->bytesWritten();
+    entry.bytes_received = bytes_from_downstream_;
+    entry.bytes_sent = bytes_to_downstream_;
     entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start_);
     entry.upstream_cluster = config_->cluster;

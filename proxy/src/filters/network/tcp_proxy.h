@@ -62,6 +62,8 @@ class TcpProxySession : public server::DownstreamConnection {
   std::unique_ptr<event::Timer> idle_timer_;
   std::chrono::steady_clock::time_point start_;
   absl::Time start_time_;
+  uint64_t bytes_from_downstream_ = 0;
+  uint64_t bytes_to_downstream_ = 0;
   bool downstream_eof_ = false;
   bool upstream_eof_ = false;
   bool finished_ = false;
