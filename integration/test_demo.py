@@ -24,9 +24,9 @@ def test_demo_once():
                             capture_output=True, timeout=120)
     out = result.stdout.decode(errors="replace")
     assert result.returncode == 0, out + result.stderr.decode(errors="replace")
-    assert "echoed back: 'hello over tcp'" in out
-    assert "x-served-by: skiff-demo" in out.lower()
-    assert "requests by status code" in out
+    assert "echoed back: 'hello over tcp'" in out, out
+    assert "x-served-by: skiff-demo" in out.lower(), out
+    assert "requests by status code" in out, out
     # The summary lists the 200s wrk produced.
     assert any(line.split()[:2] == ["http", "200"] for line in out.splitlines()), out
     # Every child is gone.

@@ -104,8 +104,8 @@ TEST(BootstrapFileTest, ConversionErrorsArePrefixedWithTheFileName) {
 }
 
 TEST(BootstrapFileTest, ValidationErrorsArePrefixedWithTheFileName) {
-  const std::string path = writeTemp("skiff-bad-cluster.yaml",
-                                     "static_resources:\n  clusters:\n    - name: a\n");
+  const std::string path =
+      writeTemp("skiff-bad-cluster.yaml", "static_resources:\n  clusters:\n    - name: a\n");
   absl::StatusOr<v1::Bootstrap> bootstrap = loadBootstrapFile(path);
   EXPECT_EQ(std::string(bootstrap.status().message()),
             path + ": static_resources.clusters[0].endpoints: at least one endpoint is required");

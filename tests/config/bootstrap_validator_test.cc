@@ -35,22 +35,24 @@ std::string tcpListener(const std::string& name, const std::string& address, int
 
 // One HTTP listener; `virtual_hosts` and `http_extra` are flow-style YAML.
 std::string httpConfig(const std::string& virtual_hosts, const std::string& http_extra = "") {
-  return config(absl::StrCat("\n    - name: http\n      address: { address: 127.0.0.1, port: 10000 }"
-                             "\n      http: { ", http_extra,
-                             " route_config: { virtual_hosts: ", virtual_hosts, " } }"));
+  return config(
+      absl::StrCat("\n    - name: http\n      address: { address: 127.0.0.1, port: 10000 }"
+                   "\n      http: { ",
+                   http_extra, " route_config: { virtual_hosts: ", virtual_hosts, " } }"));
 }
 
 // One virtual host for "*" holding `route` (flow style), plus `vhost_extra` fields.
 std::string routeConfig(const std::string& route, const std::string& vhost_extra = "") {
-  return httpConfig(absl::StrCat("[{ name: default, domains: [\"*\"], ", vhost_extra,
-                                 " routes: [", route, "] }]"));
+  return httpConfig(absl::StrCat("[{ name: default, domains: [\"*\"], ", vhost_extra, " routes: [",
+                                 route, "] }]"));
 }
 
 std::string clusterConfig(const std::string& clusters) { return config("[]", clusters); }
 
 constexpr char kListener0[] = "static_resources.listeners[0]";
 constexpr char kVhosts[] = "static_resources.listeners[0].http.route_config.virtual_hosts";
-constexpr char kRoute[] = "static_resources.listeners[0].http.route_config.virtual_hosts[0].routes[0]";
+constexpr char kRoute[] =
+    "static_resources.listeners[0].http.route_config.virtual_hosts[0].routes[0]";
 constexpr char kCluster0[] = "static_resources.clusters[0]";
 
 struct BrokenCase {
@@ -71,14 +73,14 @@ std::vector<BrokenCase> brokenCases() {
       // Bootstrap and admin.
       {"NegativeDrainTimeout", config("[]", kDefaultClusters, "drain_timeout: -1s"),
        "drain_timeout: must not be negative"},
-      {"AdminHostName", config("[]", kDefaultClusters, "admin: { address: { address: localhost } }"),
+      {"AdminHostName",
+       config("[]", kDefaultClusters, "admin: { address: { address: localhost } }"),
        "admin.address.address: \"localhost\" is not an IP address"},
       {"AdminPortOutOfRange",
        config("[]", kDefaultClusters, "admin: { address: { address: 127.0.0.1, port: 65536 } }"),
        "admin.address.port: 65536 is out of range (0 to 65535)"},
       // Listeners.
-      {"ListenerWithoutName", config(tcpListener("", "127.0.0.1", 1)),
-       l + ".name: required"},
+      {"ListenerWithoutName", config(tcpListener("", "127.0.0.1", 1)), l + ".name: required"},
       {"DuplicateListenerName",
        config(tcpListener("a", "127.0.0.1", 1) + tcpListener("a", "127.0.0.1", 2)),
        "static_resources.listeners[1].name: duplicate listener name \"a\" (also " + l + ")"},
@@ -88,12 +90,12 @@ std::vector<BrokenCase> brokenCases() {
        l + ".address.address: \"localhost\" is not an IP address"},
       {"ListenerBracketedIpv6", config(tcpListener("a", "[::1]", 1)),
        l + ".address.address: \"[::1]\" is not an IP address"},
-      {"ListenerEmptyAddress", config("[{ name: a, address: { port: 1 }, tcp_proxy: { cluster: backend } }]"),
+      {"ListenerEmptyAddress",
+       config("[{ name: a, address: { port: 1 }, tcp_proxy: { cluster: backend } }]"),
        l + ".address.address: required"},
       {"ListenerPortOutOfRange", config(tcpListener("a", "127.0.0.1", 65536)),
        l + ".address.port: 65536 is out of range (0 to 65535)"},
-      {"ListenerWithoutHandler",
-       config("[{ name: a, address: { address: 127.0.0.1, port: 1 } }]"),
+      {"ListenerWithoutHandler", config("[{ name: a, address: { address: 127.0.0.1, port: 1 } }]"),
        l + ": no handler (set one of \"http\" or \"tcp_proxy\")"},
       {"SameAddressTwice",
        config(tcpListener("a", "127.0.0.1", 10000) + tcpListener("b", "127.0.0.1", 10000)),
@@ -137,13 +139,11 @@ std::vector<BrokenCase> brokenCases() {
        v + "[0].domains[0]: invalid wildcard in \"*foo.com\""},
       {"TwoWildcards", httpConfig("[{ domains: [\"*.*\"] }]"),
        v + "[0].domains[0]: invalid wildcard in \"*.*\""},
-      {"EmptyDomain", httpConfig("[{ domains: [\"\"] }]"),
-       v + "[0].domains[0]: must not be empty"},
+      {"EmptyDomain", httpConfig("[{ domains: [\"\"] }]"), v + "[0].domains[0]: must not be empty"},
       {"DomainWithSpace", httpConfig("[{ domains: [\"a b\"] }]"),
        v + "[0].domains[0]: invalid character in domain \"a b\""},
       // Route match.
-      {"RouteWithoutMatch", routeConfig("{ route: { cluster: backend } }"),
-       r + ".match: required"},
+      {"RouteWithoutMatch", routeConfig("{ route: { cluster: backend } }"), r + ".match: required"},
       {"MatchWithoutPathSpecifier",
        routeConfig("{ match: { headers: [{ name: x-a }] }, route: { cluster: backend } }"),
        r + ".match: one of \"prefix\", \"path\" or \"safe_regex\" is required"},
@@ -222,8 +222,7 @@ std::vector<BrokenCase> brokenCases() {
        routeConfig("{ match: { prefix: / }, route: { cluster: backend }, "
                    "request_headers_to_add: [{ key: Host, value: x }] }"),
        r + ".request_headers_to_add[0].key: \"host\" cannot be modified"},
-      {"RemovePseudoHeader",
-       routeConfig(ok_route, "response_headers_to_remove: [\":status\"],"),
+      {"RemovePseudoHeader", routeConfig(ok_route, "response_headers_to_remove: [\":status\"],"),
        v + "[0].response_headers_to_remove[0]: pseudo-header \":status\" cannot be modified"},
       {"RemoveHeaderWithSpace",
        routeConfig("{ match: { prefix: / }, route: { cluster: backend }, "
@@ -237,8 +236,7 @@ std::vector<BrokenCase> brokenCases() {
        routeConfig("{ match: { prefix: / }, route: { cluster: backend }, "
                    "response_headers_to_add: [{ key: x-a, value: \"a\\nb\" }] }"),
        r + ".response_headers_to_add[0].value: header value must not contain CR, LF or NUL"},
-      {"EmptyHeaderKey",
-       routeConfig(ok_route, "response_headers_to_add: [{ value: x }],"),
+      {"EmptyHeaderKey", routeConfig(ok_route, "response_headers_to_add: [{ value: x }],"),
        v + "[0].response_headers_to_add[0].key: header name must not be empty"},
       // Clusters.
       {"ClusterWithoutName",
@@ -387,8 +385,8 @@ TEST(BootstrapValidatorTest, AdminOnPortZeroDoesNotClaimAListenerPort) {
 }
 
 TEST(BootstrapValidatorTest, ReportsEveryErrorInDocumentOrder) {
-  auto result = parseBootstrapYaml(config(tcpListener("", "localhost", 1, "db"),
-                                          "[{ name: backend }]"));
+  auto result =
+      parseBootstrapYaml(config(tcpListener("", "localhost", 1, "db"), "[{ name: backend }]"));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(std::string(result.status().message()),
             "static_resources.listeners[0].name: required (every listener needs a unique name); "
@@ -400,7 +398,8 @@ TEST(BootstrapValidatorTest, ReportsEveryErrorInDocumentOrder) {
 
 TEST(BootstrapValidatorTest, CapsTheNumberOfErrors) {
   std::string listeners;
-  for (int i = 0; i < 30; ++i) listeners += tcpListener(absl::StrCat("l", i), "127.0.0.1", i + 1, "x");
+  for (int i = 0; i < 30; ++i)
+    listeners += tcpListener(absl::StrCat("l", i), "127.0.0.1", i + 1, "x");
   auto result = parseBootstrapYaml(config(listeners));
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("; and 10 more errors"));

@@ -108,9 +108,12 @@ static_resources:
                 - { key: x-b, value: "é ☃", append: False }
 )");
   ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-  const auto& headers =
-      bootstrap->static_resources().listeners(0).http().route_config().virtual_hosts(0)
-          .request_headers_to_add();
+  const auto& headers = bootstrap->static_resources()
+                            .listeners(0)
+                            .http()
+                            .route_config()
+                            .virtual_hosts(0)
+                            .request_headers_to_add();
   EXPECT_EQ(headers[0].value(), "quote \" backslash \\ tab \t end");
   EXPECT_TRUE(headers[0].append());
   EXPECT_EQ(headers[1].value(), "é ☃");
@@ -133,8 +136,7 @@ static_resources:
       endpoints: *eps
 )");
   ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-  EXPECT_EQ(bootstrap->static_resources().clusters(1).endpoints(0).address().address(),
-            "10.0.0.1");
+  EXPECT_EQ(bootstrap->static_resources().clusters(1).endpoints(0).address().address(), "10.0.0.1");
 }
 
 struct ErrorCase {
@@ -154,10 +156,11 @@ TEST_P(YamlErrorTest, NamesThePath) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, YamlErrorTest,
     ::testing::Values(
-        ErrorCase{"UnknownTopLevelField", "admim: {}", "admim: unknown field (did you mean \"admin\"?)"},
-        ErrorCase{"UnknownNestedField",
-                  "static_resources: {listeners: [{name: a, adress: {}}]}",
-                  "static_resources.listeners[0].adress: unknown field (did you mean \"address\"?)"},
+        ErrorCase{"UnknownTopLevelField", "admim: {}",
+                  "admim: unknown field (did you mean \"admin\"?)"},
+        ErrorCase{
+            "UnknownNestedField", "static_resources: {listeners: [{name: a, adress: {}}]}",
+            "static_resources.listeners[0].adress: unknown field (did you mean \"address\"?)"},
         ErrorCase{"UnknownFieldWithoutHint",
                   "static_resources: {clusters: [{name: a}, {zzzzzz: 1}]}",
                   "static_resources.clusters[1].zzzzzz: unknown field"},
@@ -165,8 +168,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "static_resources: {clusters: [{name: a}, {name: b, lb_policy: ROUND_ROBINN}]}",
                   "static_resources.clusters[1].lb_policy: unknown value \"ROUND_ROBINN\" "
                   "(expected one of ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH)"},
-        ErrorCase{"EnumNamesAreCaseSensitive",
-                  "static_resources: {clusters: [{type: strict_dns}]}",
+        ErrorCase{"EnumNamesAreCaseSensitive", "static_resources: {clusters: [{type: strict_dns}]}",
                   "static_resources.clusters[0].type: unknown value \"strict_dns\""},
         ErrorCase{"BadDurationWithSuggestion",
                   "static_resources: {clusters: [{connect_timeout: 5 seconds}]}",
@@ -186,8 +188,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "drain_timeout: duration \"999999999999s\" is out of range"},
         ErrorCase{"DurationAsMap", "drain_timeout: {seconds: 1}",
                   "drain_timeout: expected a Duration string, got a map"},
-        ErrorCase{"NegativeUnsigned",
-                  "static_resources: {clusters: [{endpoints: [{weight: -1}]}]}",
+        ErrorCase{"NegativeUnsigned", "static_resources: {clusters: [{endpoints: [{weight: -1}]}]}",
                   "static_resources.clusters[0].endpoints[0].weight: invalid value -1 (must not "
                   "be negative)"},
         ErrorCase{"Uint32Overflow",
@@ -199,11 +200,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "{minimum_ring_size: 18446744073709551616}}]}",
                   "static_resources.clusters[0].ring_hash_lb_config.minimum_ring_size: value "
                   "18446744073709551616 is out of range"},
-        ErrorCase{"FractionForInteger",
-                  "static_resources: {listeners: [{address: {port: 80.5}}]}",
+        ErrorCase{"FractionForInteger", "static_resources: {listeners: [{address: {port: 80.5}}]}",
                   "static_resources.listeners[0].address.port: invalid integer \"80.5\""},
-        ErrorCase{"WordForInteger",
-                  "static_resources: {listeners: [{address: {port: http}}]}",
+        ErrorCase{"WordForInteger", "static_resources: {listeners: [{address: {port: http}}]}",
                   "static_resources.listeners[0].address.port: invalid integer \"http\""},
         ErrorCase{"YesIsNotABoolean",
                   "static_resources: {listeners: [{http: {route_config: {virtual_hosts: "
@@ -211,11 +210,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "static_resources.listeners[0].http.route_config.virtual_hosts[0]."
                   "request_headers_to_add[0].append: invalid boolean \"yes\" (expected true or "
                   "false)"},
-        ErrorCase{"MapWhereScalarExpected",
-                  "static_resources: {clusters: [{name: {first: a}}]}",
+        ErrorCase{"MapWhereScalarExpected", "static_resources: {clusters: [{name: {first: a}}]}",
                   "static_resources.clusters[0].name: expected a string, got a map"},
-        ErrorCase{"ScalarWhereSequenceExpected",
-                  "static_resources: {listeners: {name: a}}",
+        ErrorCase{"ScalarWhereSequenceExpected", "static_resources: {listeners: {name: a}}",
                   "static_resources.listeners: expected a sequence (a list of items), got a map"},
         ErrorCase{"ScalarWhereMessageExpected", "admin: 127.0.0.1:15000",
                   "admin: expected a map of fields, got \"127.0.0.1:15000\""},
@@ -245,14 +242,20 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"TopLevelSequence", "- a\n- b\n",
                   "the top level must be a map of fields, got a sequence"},
         ErrorCase{"TopLevelScalar", "hello", "the top level must be a map of fields"},
-        ErrorCase{"TwoDocuments", "admin: {}\n---\nadmin: {}\n",
-                  "line 3: a second YAML document"},
+        ErrorCase{"TwoDocuments", "admin: {}\n---\nadmin: {}\n", "line 2: a second YAML document"},
         ErrorCase{"SyntaxErrorHasLineAndColumn", "admin:\n  address: [1, 2\n",
                   "line 3, column 1: invalid YAML"},
-        ErrorCase{"BadIndentation", "admin:\n  address: {}\n bad: 1\n", "line 3, column 2: invalid YAML: end of map not found"},
+        ErrorCase{"BadIndentation", "admin:\n  address: {}\n bad: 1\n",
+                  "line 3, column 2: invalid YAML: end of map not found"},
         ErrorCase{"TabIndentation", "admin:\n\taddress: {}\n",
                   "line 2, column 9: invalid YAML: illegal map value (YAML does not allow tabs "
                   "for indentation)"},
+        // yaml-cpp 0.7 loops forever on a stray "," outside a flow collection.
+        ErrorCase{"StrayComma", ",", "line 1, column 1: invalid YAML: unexpected \",\""},
+        ErrorCase{"StrayCommaAfterDocument", "{admin: {}},",
+                  "line 1, column 12: invalid YAML: unexpected \",\""},
+        ErrorCase{"StrayCommaAfterComment", "# c\n  ,", "line 2, column 3: invalid YAML"},
+        ErrorCase{"BrokenSequence", "- ,", "line 1, column 3: invalid YAML: end of sequence"},
         ErrorCase{"NonScalarKey", "{[a]: 1}", "a field name must be a plain word, got a sequence"}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) { return info.param.name; });
 
@@ -267,37 +270,99 @@ class DynamicSchemaTest : public ::testing::Test {
  protected:
   void SetUp() override {
     google::protobuf::FileDescriptorProto file;
-    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
-      name: "probe/probe.proto"
-      package: "probe"
-      syntax: "proto3"
-      dependency: "google/protobuf/timestamp.proto"
-      dependency: "google/protobuf/struct.proto"
-      dependency: "google/protobuf/wrappers.proto"
-      message_type {
-        name: "Probe"
-        field { name: "at" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-                type_name: ".google.protobuf.Timestamp" json_name: "at" }
-        field { name: "items" number: 2 label: LABEL_REPEATED type: TYPE_MESSAGE
-                type_name: ".probe.Probe" json_name: "items" }
-        field { name: "meta" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-                type_name: ".google.protobuf.Struct" json_name: "meta" }
-        field { name: "counts" number: 4 label: LABEL_REPEATED type: TYPE_MESSAGE
-                type_name: ".probe.Probe.CountsEntry" json_name: "counts" }
-        field { name: "limit" number: 5 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-                type_name: ".google.protobuf.UInt32Value" json_name: "limit" }
-        field { name: "blob" number: 6 label: LABEL_OPTIONAL type: TYPE_BYTES json_name: "blob" }
-        field { name: "ratio" number: 7 label: LABEL_OPTIONAL type: TYPE_DOUBLE json_name: "ratio" }
-        field { name: "delta" number: 8 label: LABEL_OPTIONAL type: TYPE_SINT32 json_name: "delta" }
-        field { name: "big" number: 9 label: LABEL_OPTIONAL type: TYPE_INT64 json_name: "big" }
-        nested_type {
-          name: "CountsEntry"
-          field { name: "key" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING json_name: "key" }
-          field { name: "value" number: 2 label: LABEL_OPTIONAL type: TYPE_INT32 json_name: "value" }
-          options { map_entry: true }
-        }
-      }
-    )pb", &file));
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        R"pb(
+          name: "probe/probe.proto"
+          package: "probe"
+          syntax: "proto3"
+          dependency: "google/protobuf/timestamp.proto"
+          dependency: "google/protobuf/struct.proto"
+          dependency: "google/protobuf/wrappers.proto"
+          message_type {
+            name: "Probe"
+            field {
+              name: "at"
+              number: 1
+              label: LABEL_OPTIONAL
+              type: TYPE_MESSAGE
+              type_name: ".google.protobuf.Timestamp"
+              json_name: "at"
+            }
+            field {
+              name: "items"
+              number: 2
+              label: LABEL_REPEATED
+              type: TYPE_MESSAGE
+              type_name: ".probe.Probe"
+              json_name: "items"
+            }
+            field {
+              name: "meta"
+              number: 3
+              label: LABEL_OPTIONAL
+              type: TYPE_MESSAGE
+              type_name: ".google.protobuf.Struct"
+              json_name: "meta"
+            }
+            field {
+              name: "counts"
+              number: 4
+              label: LABEL_REPEATED
+              type: TYPE_MESSAGE
+              type_name: ".probe.Probe.CountsEntry"
+              json_name: "counts"
+            }
+            field {
+              name: "limit"
+              number: 5
+              label: LABEL_OPTIONAL
+              type: TYPE_MESSAGE
+              type_name: ".google.protobuf.UInt32Value"
+              json_name: "limit"
+            }
+            field {
+              name: "blob"
+              number: 6
+              label: LABEL_OPTIONAL
+              type: TYPE_BYTES
+              json_name: "blob"
+            }
+            field {
+              name: "ratio"
+              number: 7
+              label: LABEL_OPTIONAL
+              type: TYPE_DOUBLE
+              json_name: "ratio"
+            }
+            field {
+              name: "delta"
+              number: 8
+              label: LABEL_OPTIONAL
+              type: TYPE_SINT32
+              json_name: "delta"
+            }
+            field { name: "big" number: 9 label: LABEL_OPTIONAL type: TYPE_INT64 json_name: "big" }
+            nested_type {
+              name: "CountsEntry"
+              field {
+                name: "key"
+                number: 1
+                label: LABEL_OPTIONAL
+                type: TYPE_STRING
+                json_name: "key"
+              }
+              field {
+                name: "value"
+                number: 2
+                label: LABEL_OPTIONAL
+                type: TYPE_INT32
+                json_name: "value"
+              }
+              options { map_entry: true }
+            }
+          }
+        )pb",
+        &file));
     const google::protobuf::FileDescriptor* built = pool_.BuildFile(file);
     ASSERT_NE(built, nullptr);
     prototype_ = factory_.GetPrototype(built->FindMessageTypeByName("Probe"));
@@ -332,7 +397,8 @@ ratio: .inf
 delta: -5
 big: -9223372036854775808
 items: [ { ratio: 0.5 } ]
-)", &status);
+)",
+                       &status);
   ASSERT_TRUE(status.ok()) << status;
   const std::string out = json(*message);
   EXPECT_THAT(out, HasSubstr(R"("at":"2024-01-02T03:04:05Z")"));
@@ -354,15 +420,18 @@ items: [ { ratio: 0.5 } ]
 TEST_F(DynamicSchemaTest, ErrorsInMapsAndWrappersNameThePath) {
   absl::Status status;
   parse("counts: { a: 1, b: 2147483648 }", &status);
-  EXPECT_THAT(std::string(status.message()), StartsWith("counts[\"b\"]: value 2147483648 is out of range"));
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("counts[\"b\"]: value 2147483648 is out of range"));
   parse("limit: -1", &status);
-  EXPECT_THAT(std::string(status.message()), StartsWith("limit: invalid value -1 (must not be negative)"));
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("limit: invalid value -1 (must not be negative)"));
   parse("blob: \"not base64!\"", &status);
   EXPECT_THAT(std::string(status.message()), StartsWith("blob: invalid base64"));
   parse("ratio: fast", &status);
   EXPECT_THAT(std::string(status.message()), StartsWith("ratio: invalid number \"fast\""));
   parse("delta: -2147483649", &status);
-  EXPECT_THAT(std::string(status.message()), StartsWith("delta: value -2147483649 is out of range"));
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("delta: value -2147483649 is out of range"));
 }
 
 // The walk does not check Timestamp syntax; protobuf's parser rejects it and the loader still

@@ -92,6 +92,8 @@ def summarise(text):
                 merged[bound] += value
             merged = sorted(merged.items())
             count = counts.get((key,), 0.0)
+            if not count:
+                continue  # e.g. a TCP listener: no requests to time
             mean = sums.get((key,), 0.0) / count if count else None
             out.append("  %-10s n=%-8d mean=%-10s p50=%-10s p90=%-10s p99=%s" % (
                 key, count, fmt_seconds(mean), fmt_seconds(quantile(merged, 0.5)),

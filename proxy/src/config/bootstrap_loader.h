@@ -18,13 +18,16 @@ namespace skiff::config {
 // their path.
 absl::Status yamlToMessage(const std::string& yaml_text, google::protobuf::Message& out);
 
+// yamlToMessage, then validateBootstrap: a returned Bootstrap is already validated.
 absl::StatusOr<v1::Bootstrap> parseBootstrapYaml(const std::string& yaml_text);
-// As above, with the file name in error messages.
+// As above, with the file name in error messages ("FILE: path: reason"). A missing file is
+// NotFound; every other error is InvalidArgument.
 absl::StatusOr<v1::Bootstrap> loadBootstrapFile(const std::string& path);
 
 // Semantic checks across the whole bootstrap: listener and cluster names present and unique,
 // ports 1..65535 (listeners may use 0 for "any"), addresses that parse, every referenced cluster
 // defined, weights, regexes that compile, durations non-negative, one handler per listener.
+// Reports every problem (in document order, at most 20) joined by "; ".
 absl::Status validateBootstrap(const v1::Bootstrap& bootstrap);
 
 }  // namespace skiff::config

@@ -103,8 +103,8 @@ class Validator {
       return "";
     }
     if (address.port() > 65535) {
-      add(fieldPath(path, "port"), absl::StrFormat("%d is out of range (0 to 65535)",
-                                                   address.port()));
+      add(fieldPath(path, "port"),
+          absl::StrFormat("%d is out of range (0 to 65535)", address.port()));
       return "";
     }
     return absl::StrCat(ip_key, "/", address.port());
@@ -126,8 +126,8 @@ class Validator {
     if (listener.name().empty()) {
       add(fieldPath(path, "name"), "required (every listener needs a unique name)");
     } else if (auto [it, inserted] = listener_names_.emplace(listener.name(), path); !inserted) {
-      add(fieldPath(path, "name"), absl::StrFormat("duplicate listener name \"%s\" (also %s)",
-                                                   listener.name(), it->second));
+      add(fieldPath(path, "name"),
+          absl::StrFormat("duplicate listener name \"%s\" (also %s)", listener.name(), it->second));
     }
 
     const std::string address_path = fieldPath(path, "address");
@@ -166,7 +166,8 @@ class Validator {
 
   void tcpProxy(const v1::TcpProxy& tcp, const std::string& path) {
     clusterReference(tcp.cluster(), fieldPath(path, "cluster"));
-    if (tcp.has_idle_timeout()) duration(tcp.idle_timeout(), fieldPath(path, "idle_timeout"), false);
+    if (tcp.has_idle_timeout())
+      duration(tcp.idle_timeout(), fieldPath(path, "idle_timeout"), false);
   }
 
   void http(const v1::HttpConnectionManager& http, const std::string& path) {
@@ -201,15 +202,15 @@ class Validator {
     for (char c : domain) {
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
           absl::string_view("-._:[]*").find(c) == absl::string_view::npos) {
-        add(path, absl::StrFormat("invalid character in domain \"%s\"", absl::Utf8SafeCHexEscape(domain)));
+        add(path, absl::StrFormat("invalid character in domain \"%s\"",
+                                  absl::Utf8SafeCHexEscape(domain)));
         return;
       }
     }
     const size_t stars = std::count(domain.begin(), domain.end(), '*');
-    const bool wildcard_ok =
-        stars == 0 || domain == "*" ||
-        (stars == 1 && domain.size() > 2 &&
-         (absl::StartsWith(domain, "*.") || absl::EndsWith(domain, ".*")));
+    const bool wildcard_ok = stars == 0 || domain == "*" ||
+                             (stars == 1 && domain.size() > 2 &&
+                              (absl::StartsWith(domain, "*.") || absl::EndsWith(domain, ".*")));
     if (!wildcard_ok) {
       add(path, absl::StrFormat("invalid wildcard in \"%s\" (allowed: \"*\", a leading \"*.\" or "
                                 "a trailing \".*\")",
@@ -290,7 +291,8 @@ class Validator {
         }
         break;
       case v1::RouteMatch::kPath:
-        if (!absl::StartsWith(match.path(), "/")) add(fieldPath(path, "path"), "must start with \"/\"");
+        if (!absl::StartsWith(match.path(), "/"))
+          add(fieldPath(path, "path"), "must start with \"/\"");
         break;
       case v1::RouteMatch::kSafeRegex:
         regex(match.safe_regex(), fieldPath(path, "safe_regex"));
@@ -326,7 +328,8 @@ class Validator {
         clusterReference(action.cluster(), fieldPath(path, "cluster"));
         break;
       case v1::RouteAction::kWeightedClusters: {
-        const std::string clusters_path = fieldPath(fieldPath(path, "weighted_clusters"), "clusters");
+        const std::string clusters_path =
+            fieldPath(fieldPath(path, "weighted_clusters"), "clusters");
         const auto& clusters = action.weighted_clusters().clusters();
         if (clusters.empty()) add(clusters_path, "at least one cluster is required");
         uint64_t total = 0;
@@ -365,7 +368,8 @@ class Validator {
       duration(action.idle_timeout(), fieldPath(path, "idle_timeout"), false);
     }
     for (int i = 0; i < action.hash_policy_size(); ++i) {
-      const std::string entry = fieldPath(indexPath(fieldPath(path, "hash_policy"), i), "header_name");
+      const std::string entry =
+          fieldPath(indexPath(fieldPath(path, "hash_policy"), i), "header_name");
       if (std::string reason = internal::checkHeaderName(action.hash_policy(i).header_name());
           !reason.empty()) {
         add(entry, reason);
@@ -391,8 +395,8 @@ class Validator {
     if (cluster.name().empty()) {
       add(fieldPath(path, "name"), "required (every cluster needs a unique name)");
     } else if (auto [it, inserted] = seen_clusters_.emplace(cluster.name(), path); !inserted) {
-      add(fieldPath(path, "name"), absl::StrFormat("duplicate cluster name \"%s\" (also %s)",
-                                                   cluster.name(), it->second));
+      add(fieldPath(path, "name"),
+          absl::StrFormat("duplicate cluster name \"%s\" (also %s)", cluster.name(), it->second));
     }
     const std::string endpoints_path = fieldPath(path, "endpoints");
     if (cluster.endpoints_size() == 0) add(endpoints_path, "at least one endpoint is required");
@@ -443,8 +447,8 @@ class Validator {
 
   const v1::Bootstrap& bootstrap_;
   std::set<std::string> cluster_names_;
-  std::map<std::string, std::string> listener_names_;  // name -> path
-  std::map<std::string, std::string> seen_clusters_;   // name -> path
+  std::map<std::string, std::string> listener_names_;   // name -> path
+  std::map<std::string, std::string> seen_clusters_;    // name -> path
   std::map<std::string, std::string> bound_addresses_;  // ip/port -> listener path
   std::string admin_key_;
   std::vector<std::string> errors_;

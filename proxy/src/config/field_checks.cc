@@ -29,12 +29,30 @@ bool isTokenChar(char c) {
 // Units people write, mapped onto the ones absl::ParseDuration knows.
 absl::string_view canonicalUnit(absl::string_view unit) {
   static const std::pair<absl::string_view, absl::string_view> kUnits[] = {
-      {"ns", "ns"},      {"nanosecond", "ns"}, {"nanoseconds", "ns"}, {"us", "us"},
-      {"microsecond", "us"}, {"microseconds", "us"}, {"ms", "ms"},  {"millisecond", "ms"},
-      {"milliseconds", "ms"}, {"", "s"},        {"s", "s"},          {"sec", "s"},
-      {"secs", "s"},     {"second", "s"},      {"seconds", "s"},    {"m", "m"},
-      {"min", "m"},      {"mins", "m"},        {"minute", "m"},     {"minutes", "m"},
-      {"h", "h"},        {"hr", "h"},          {"hrs", "h"},        {"hour", "h"},
+      {"ns", "ns"},
+      {"nanosecond", "ns"},
+      {"nanoseconds", "ns"},
+      {"us", "us"},
+      {"microsecond", "us"},
+      {"microseconds", "us"},
+      {"ms", "ms"},
+      {"millisecond", "ms"},
+      {"milliseconds", "ms"},
+      {"", "s"},
+      {"s", "s"},
+      {"sec", "s"},
+      {"secs", "s"},
+      {"second", "s"},
+      {"seconds", "s"},
+      {"m", "m"},
+      {"min", "m"},
+      {"mins", "m"},
+      {"minute", "m"},
+      {"minutes", "m"},
+      {"h", "h"},
+      {"hr", "h"},
+      {"hrs", "h"},
+      {"hour", "h"},
       {"hours", "h"},
   };
   for (const auto& [spelling, canonical] : kUnits) {
@@ -128,11 +146,10 @@ std::string checkHostName(absl::string_view text) {
   if (absl::EndsWith(name, ".")) name.remove_suffix(1);
   if (name.size() > 253) return absl::StrFormat("host name \"%s\" is too long", text);
   for (absl::string_view label : absl::StrSplit(name, '.')) {
-    const bool label_ok = !label.empty() && label.size() <= 63 &&
-                          std::all_of(label.begin(), label.end(), [](char c) {
-                            return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                                   c == '-' || c == '_';
-                          });
+    const bool label_ok =
+        !label.empty() && label.size() <= 63 && std::all_of(label.begin(), label.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
     if (!label_ok) {
       return absl::StrFormat("\"%s\" is not a valid host name or IP address", text);
     }

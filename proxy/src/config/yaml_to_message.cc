@@ -5,11 +5,12 @@
 
 #include <algorithm>
 #include <cfloat>
-#include <limits>
 #include <cmath>
-#include <memory>
+#include <limits>
 #include <map>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "config/field_checks.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace skiff::config {
@@ -60,8 +62,11 @@ std::string describe(const YAML::Node& node) {
       return "a map";
     case YAML::NodeType::Sequence:
       return "a sequence";
-    case YAML::NodeType::Scalar:
-      return absl::StrFormat("\"%s\"", absl::Utf8SafeCHexEscape(node.Scalar()));
+    case YAML::NodeType::Scalar: {
+      std::string text = node.Scalar();
+      if (text.size() > 60) text = absl::StrCat(text.substr(0, 57), "...");
+      return absl::StrFormat("\"%s\"", absl::Utf8SafeCHexEscape(text));
+    }
     case YAML::NodeType::Null:
       return "nothing (null)";
     case YAML::NodeType::Undefined:
@@ -191,9 +196,8 @@ bool parseBool(absl::string_view text, bool* value) {
 }
 
 bool allDigits(absl::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // Checks an integer for the field's type; *json receives its canonical decimal form.
@@ -204,10 +208,10 @@ std::string checkInteger(absl::string_view text, pb::FieldDescriptor::CppType ty
   if (negative || absl::StartsWith(text, "+")) digits.remove_prefix(1);
   if (!allDigits(digits)) return absl::StrFormat("invalid integer \"%s\"", text);
 
-  const bool is_unsigned = type == pb::FieldDescriptor::CPPTYPE_UINT32 ||
-                           type == pb::FieldDescriptor::CPPTYPE_UINT64;
-  const bool is_32 = type == pb::FieldDescriptor::CPPTYPE_INT32 ||
-                     type == pb::FieldDescriptor::CPPTYPE_UINT32;
+  const bool is_unsigned =
+      type == pb::FieldDescriptor::CPPTYPE_UINT32 || type == pb::FieldDescriptor::CPPTYPE_UINT64;
+  const bool is_32 =
+      type == pb::FieldDescriptor::CPPTYPE_INT32 || type == pb::FieldDescriptor::CPPTYPE_UINT32;
   uint64_t magnitude = 0;
   const bool fits_64 = absl::SimpleAtoi(digits, &magnitude);
   if (negative && magnitude != 0) {
@@ -232,10 +236,10 @@ std::string checkInteger(absl::string_view text, pb::FieldDescriptor::CppType ty
 
 std::string checkFloat(absl::string_view text, bool is_float, std::string* json) {
   static const std::map<std::string, std::string> kSpecial = {
-      {".inf", "\"Infinity\""},  {".Inf", "\"Infinity\""},   {".INF", "\"Infinity\""},
-      {"+.inf", "\"Infinity\""}, {"+.Inf", "\"Infinity\""},  {"+.INF", "\"Infinity\""},
+      {".inf", "\"Infinity\""},   {".Inf", "\"Infinity\""},   {".INF", "\"Infinity\""},
+      {"+.inf", "\"Infinity\""},  {"+.Inf", "\"Infinity\""},  {"+.INF", "\"Infinity\""},
       {"-.inf", "\"-Infinity\""}, {"-.Inf", "\"-Infinity\""}, {"-.INF", "\"-Infinity\""},
-      {".nan", "\"NaN\""},       {".NaN", "\"NaN\""},        {".NAN", "\"NaN\""}};
+      {".nan", "\"NaN\""},        {".NaN", "\"NaN\""},        {".NAN", "\"NaN\""}};
   if (auto it = kSpecial.find(std::string(text)); it != kSpecial.end()) {
     *json = it->second;
     return "";
@@ -276,8 +280,8 @@ std::string checkFloat(absl::string_view text, bool is_float, std::string* json)
 // Writes the JSON a YAML tree stands for, checking it against the message descriptor first.
 class YamlToJson {
  public:
-  absl::Status message(const YAML::Node& node, const pb::Descriptor& type,
-                       const std::string& path, int depth, std::string& out) {
+  absl::Status message(const YAML::Node& node, const pb::Descriptor& type, const std::string& path,
+                       int depth, std::string& out) {
     if (++depth > kMaxDepth) return errorAt(path, "nested too deeply");
     if (++nodes_ > kMaxNodes) return errorAt(path, "configuration too large");
     if (hasSpecialJson(type)) return specialMessage(node, type, path, depth, out);
@@ -295,8 +299,8 @@ class YamlToJson {
     for (const auto& entry : node) {
       const pb::FieldDescriptor* field = nullptr;
       std::string value_json;
-      if (absl::Status status = this->entry(entry.first, entry.second, type, path, depth, &field,
-                                            value_json);
+      if (absl::Status status =
+              this->entry(entry.first, entry.second, type, path, depth, &field, value_json);
           !status.ok()) {
         return status;
       }
@@ -304,8 +308,8 @@ class YamlToJson {
       const std::string key = entry.first.Scalar();
       if (auto [it, inserted] = seen.emplace(field, key); !inserted) {
         if (it->second == key) return errorAt(child, "set more than once");
-        return errorAt(child, absl::StrFormat("set more than once (as \"%s\" and \"%s\")",
-                                              it->second, key));
+        return errorAt(
+            child, absl::StrFormat("set more than once (as \"%s\" and \"%s\")", it->second, key));
       }
       if (value_json.empty()) continue;  // null: the field keeps its default
       if (const pb::OneofDescriptor* oneof = field->containing_oneof()) {
@@ -333,8 +337,8 @@ class YamlToJson {
                      const pb::Descriptor& type, const std::string& path, int depth,
                      const pb::FieldDescriptor** field_out, std::string& json) {
     if (!key_node.IsScalar()) {
-      return errorAt(path, absl::StrCat("a field name must be a plain word, got ",
-                                        describe(key_node)));
+      return errorAt(path,
+                     absl::StrCat("a field name must be a plain word, got ", describe(key_node)));
     }
     const std::string& key = key_node.Scalar();
     const pb::FieldDescriptor* field = findField(type, key);
@@ -361,8 +365,8 @@ class YamlToJson {
   absl::Status repeatedField(const YAML::Node& node, const pb::FieldDescriptor& field,
                              const std::string& path, int depth, std::string& out) {
     if (!node.IsSequence()) {
-      return errorAt(path, absl::StrCat("expected a sequence (a list of items), got ",
-                                        describe(node)));
+      return errorAt(path,
+                     absl::StrCat("expected a sequence (a list of items), got ", describe(node)));
     }
     out.push_back('[');
     for (size_t i = 0; i < node.size(); ++i) {
@@ -390,8 +394,8 @@ class YamlToJson {
     bool first = true;
     for (const auto& entry : node) {
       if (!entry.first.IsScalar()) {
-        return errorAt(path, absl::StrCat("a map key must be a scalar, got ",
-                                          describe(entry.first)));
+        return errorAt(path,
+                       absl::StrCat("a map key must be a scalar, got ", describe(entry.first)));
       }
       std::string key = entry.first.Scalar();
       const std::string child = keyPath(path, key);
@@ -415,8 +419,8 @@ class YamlToJson {
       appendJsonString(key, out);
       out.push_back(':');
       if (entry.second.IsNull() && !keepsNull(value_field)) {
-        return errorAt(child, absl::StrCat("expected ", expectedKind(value_field),
-                                           ", got nothing"));
+        return errorAt(child,
+                       absl::StrCat("expected ", expectedKind(value_field), ", got nothing"));
       }
       if (absl::Status status = singular(entry.second, value_field, child, depth, out);
           !status.ok()) {
@@ -449,7 +453,8 @@ class YamlToJson {
       case pb::FieldDescriptor::CPPTYPE_STRING:
         if (field.type() == pb::FieldDescriptor::TYPE_BYTES) {
           std::string decoded;
-          if (!absl::Base64Unescape(text, &decoded) && !absl::WebSafeBase64Unescape(text, &decoded)) {
+          if (!absl::Base64Unescape(text, &decoded) &&
+              !absl::WebSafeBase64Unescape(text, &decoded)) {
             return errorAt(path, "invalid base64");
           }
         } else if (!internal::isValidUtf8(text)) {
@@ -512,8 +517,8 @@ class YamlToJson {
     if (isWrapperType(type)) return singular(node, *type.field(0), path, depth, out);
     // Duration, Timestamp, FieldMask: a string in JSON.
     if (!node.IsScalar()) {
-      return errorAt(path, absl::StrCat("expected a ", type.name(), " string, got ",
-                                        describe(node)));
+      return errorAt(path,
+                     absl::StrCat("expected a ", type.name(), " string, got ", describe(node)));
     }
     const std::string& text = node.Scalar();
     if (name == "google.protobuf.Duration") {
@@ -528,8 +533,7 @@ class YamlToJson {
   }
 
   // google.protobuf.Value: the JSON type follows the YAML, quoted scalars are always strings.
-  absl::Status value(const YAML::Node& node, const std::string& path, int depth,
-                     std::string& out) {
+  absl::Status value(const YAML::Node& node, const std::string& path, int depth, std::string& out) {
     if (++depth > kMaxDepth) return errorAt(path, "nested too deeply");
     if (++nodes_ > kMaxNodes) return errorAt(path, "configuration too large");
     if (node.IsNull()) {
@@ -540,8 +544,8 @@ class YamlToJson {
       bool first = true;
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) {
-          return errorAt(path, absl::StrCat("a map key must be a scalar, got ",
-                                            describe(entry.first)));
+          return errorAt(path,
+                         absl::StrCat("a map key must be a scalar, got ", describe(entry.first)));
         }
         const std::string& key = entry.first.Scalar();
         if (!keys.insert(key).second) return errorAt(keyPath(path, key), "duplicate map key");
@@ -637,17 +641,70 @@ absl::Status locateJsonError(const YAML::Node& node, const pb::Message& prototyp
   return absl::OkStatus();
 }
 
-absl::Status yamlToMessageUnguarded(const std::string& yaml_text, pb::Message& out) {
-  const std::vector<YAML::Node> documents = YAML::LoadAll(yaml_text);
-  if (documents.empty() || documents[0].IsNull()) {
+// A first pass over the parser's events: it bounds the work, and finds what follows the first
+// document. LoadAll() cannot be used for that: on a stray "," outside a flow collection yaml-cpp
+// 0.7 never consumes the token and returns empty documents forever.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  YAML::Mark start;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start = mark;
+    count(mark);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    count(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    count(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    count(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void count(const YAML::Mark& mark) {
+    if (++events_ > kMaxNodes) throw YAML::ParserException(mark, "configuration too large");
+  }
+  size_t events_ = 0;
+};
+
+// Fails unless the text holds exactly one document.
+absl::Status checkSingleDocument(const std::string& yaml_text) {
+  std::istringstream stream(yaml_text);
+  YAML::Parser parser(stream);
+  DocumentScan first;
+  if (!parser.HandleNextDocument(first)) {
     return absl::InvalidArgumentError("the configuration is empty (expected a map of fields)");
   }
-  if (documents.size() > 1) {
+  DocumentScan second;
+  if (!parser.HandleNextDocument(second)) return absl::OkStatus();
+  const YAML::Mark& mark = second.start;
+  const size_t pos = mark.pos < 0 ? yaml_text.size() : static_cast<size_t>(mark.pos);
+  if (yaml_text.compare(pos, 3, "---") == 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "line %d: a second YAML document (\"---\"); a configuration is one document",
-        documents[1].Mark().line + 1));
+        mark.line + 1));
   }
-  const YAML::Node& root = documents[0];
+  return absl::InvalidArgumentError(
+      absl::StrFormat("line %d, column %d: invalid YAML: unexpected \"%s\"", mark.line + 1,
+                      mark.column + 1, absl::Utf8SafeCHexEscape(yaml_text.substr(pos, 1))));
+}
+
+absl::Status yamlToMessageUnguarded(const std::string& yaml_text, pb::Message& out) {
+  if (absl::Status status = checkSingleDocument(yaml_text); !status.ok()) return status;
+  const YAML::Node root = YAML::Load(yaml_text);
+  if (root.IsNull()) {
+    return absl::InvalidArgumentError("the configuration is empty (expected a map of fields)");
+  }
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the top level must be a map of fields, got ", describe(root)));
