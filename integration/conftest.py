@@ -76,6 +76,7 @@ def proxy_factory(request, tmp_path):
 
     yield make
     failed = _failed(request)
+    reports = []
     for proxy in proxies:
         if proxy.process is None:
             continue
@@ -84,6 +85,12 @@ def proxy_factory(request, tmp_path):
             sys.stderr.write("\n----- %s (exit %s) config %s -----\n%s\n----- stderr -----\n%s\n"
                              % (proxy.name, code, proxy.config_path,
                                 open(proxy.config_path).read(), proxy.stderr()[-20000:]))
+        report = harness.sanitizer_report(proxy.stderr())
+        if report:
+            reports.append("%s:\n%s" % (proxy.name, report))
+    if reports:
+        # Under the ASan/UBSan build a report fails the test even when its assertions passed.
+        pytest.fail("sanitizer report from skiff-proxy:\n" + "\n".join(reports), pytrace=False)
 
 
 @pytest.fixture

@@ -250,6 +250,19 @@ class Proxy:
         return proc_cpu_seconds(self.pid)
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in a proxy's output, or None."""
+    for marker in SANITIZER_MARKERS:
+        index = text.find(marker)
+        if index >= 0:
+            return text[max(0, index - 200):index + 4000]
+    return None
+
+
 def proc_status_kb(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
