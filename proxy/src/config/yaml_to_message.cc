@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/json_string.h"
 #include "config/bootstrap_loader.h"
 #include "config/field_checks.h"
 #include "google/protobuf/descriptor.h"
@@ -81,33 +82,7 @@ bool isQuoted(const YAML::Node& node) {
 }
 
 void appendJsonString(absl::string_view text, std::string& out) {
-  out.push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+  skiff::appendJsonString(out, text);
 }
 
 bool isWrapperType(const pb::Descriptor& type) {

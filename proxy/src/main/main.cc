@@ -35,6 +35,16 @@ Admin API (default 127.0.0.1:15000): /ready /stats/prometheus /config_dump /clus
 /listeners, POST /drain, POST /quitquitquit.
 )";
 
+// The whole check --validate promises: syntax, schema, references, route tables. Binds nothing.
+absl::StatusOr<skiff::config::v1::Bootstrap> loadAndCheck(const std::string& path) {
+  auto bootstrap = skiff::config::loadBootstrapFile(path);
+  if (!bootstrap.ok()) return bootstrap.status();
+  absl::Status status = skiff::config::validateBootstrap(*bootstrap);
+  if (status.ok()) status = skiff::server::checkRouteTables(*bootstrap);
+  if (!status.ok()) return status;
+  return bootstrap;
+}
+
 int usageError(const std::string& message) {
   fprintf(stderr, "skiff-proxy: %s\n\n%s", message.c_str(), kUsage);
   return 2;
@@ -92,12 +102,9 @@ int main(int argc, char** argv) {
   }
 
   if (!validate_path.empty()) {
-    auto bootstrap = skiff::config::loadBootstrapFile(validate_path);
-    absl::Status status = bootstrap.status();
-    if (status.ok()) status = skiff::config::validateBootstrap(*bootstrap);
-    if (status.ok()) status = skiff::server::checkRouteTables(*bootstrap);
-    if (!status.ok()) {
-      fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+    auto bootstrap = loadAndCheck(validate_path);
+    if (!bootstrap.ok()) {
+      fprintf(stderr, "%s\n", std::string(bootstrap.status().message()).c_str());
       return 1;
     }
     printf("%s: OK\n", validate_path.c_str());
@@ -105,19 +112,17 @@ int main(int argc, char** argv) {
   }
   if (config_path.empty()) return usageError("--config or --validate is required");
 
-  auto bootstrap = skiff::config::loadBootstrapFile(config_path);
-  absl::Status status = bootstrap.status();
-  if (status.ok()) status = skiff::config::validateBootstrap(*bootstrap);
-  if (status.ok()) status = skiff::server::checkRouteTables(*bootstrap);
-  if (!status.ok()) {
-    fprintf(stderr, "skiff-proxy: invalid config: %s\n", std::string(status.message()).c_str());
+  auto bootstrap = loadAndCheck(config_path);
+  if (!bootstrap.ok()) {
+    fprintf(stderr, "skiff-proxy: invalid config: %s\n",
+            std::string(bootstrap.status().message()).c_str());
     return 1;
   }
 
   skiff::server::ServerOptions options;
   options.concurrency = concurrency;
   skiff::server::Server server(std::move(*bootstrap), options);
-  status = server.run();
+  absl::Status status = server.run();
   if (!status.ok()) {
     fprintf(stderr, "skiff-proxy: cannot start: %s\n", std::string(status.message()).c_str());
     return 1;

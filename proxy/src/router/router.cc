@@ -283,22 +283,18 @@ void Router::onDownstreamWriteBlocked(bool blocked) {
 
 void Router::fail(int status, absl::string_view flag, absl::string_view detail) {
   if (done_) return;
-  done_ = true;
-  route_timer_.reset();
-  idle_timer_.reset();
-  if (pending_ != nullptr) {
-    pool_->cancel(pending_);
-    pending_ = nullptr;
-  }
-  if (connection_) {
-    if (!response_started_ && cluster_info_) recordUpstreamResponse(status);
-    releaseConnection(false);
-  }
+  // A request that reached the upstream and got no response counts as the failure's status.
+  if (connection_ && !response_started_) recordUpstreamResponse(status);
+  abandonUpstream();
   callbacks_.onUpstreamFailure(status, flag, detail);
 }
 
 void Router::reset() {
   if (done_) return;
+  abandonUpstream();
+}
+
+void Router::abandonUpstream() {
   done_ = true;
   route_timer_.reset();
   idle_timer_.reset();

@@ -68,6 +68,8 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamConnecti
   void onRequestComplete();
   void onResponseComplete();
   void fail(int status, absl::string_view flag, absl::string_view detail);
+  // Stops timers, cancels a pending connection, closes an in-use one; no callback.
+  void abandonUpstream();
   void releaseConnection(bool reusable);
   void armIdleTimer();
   void recordUpstreamResponse(int status);

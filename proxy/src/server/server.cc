@@ -5,6 +5,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "config/defaults.h"
+#include "config/duration.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "router/route_table.h"
@@ -15,11 +17,6 @@ namespace {
 constexpr std::chrono::milliseconds kDrainPollInterval{50};
 constexpr std::chrono::milliseconds kQuitDrainTimeout{1000};
 
-std::chrono::milliseconds toMillis(const google::protobuf::Duration& d, bool present,
-                                   std::chrono::milliseconds fallback) {
-  if (!present) return fallback;
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
 
 std::string toJson(const google::protobuf::Message& message) {
   std::string out;
@@ -60,8 +57,9 @@ absl::Status checkRouteTables(const config::v1::Bootstrap& bootstrap) {
 
 Server::Server(config::v1::Bootstrap bootstrap, ServerOptions options)
     : bootstrap_(std::move(bootstrap)), options_(options) {
-  drain_timeout_ = toMillis(bootstrap_.drain_timeout(), bootstrap_.has_drain_timeout(),
-                            std::chrono::milliseconds(10000));
+  drain_timeout_ = config::millisecondsOr(bootstrap_.has_drain_timeout(),
+                                          bootstrap_.drain_timeout(),
+                                          config::kDefaultDrainTimeout);
 }
 
 Server::~Server() {
@@ -108,8 +106,8 @@ absl::Status Server::start() {
 
   admin_ = std::make_unique<admin::AdminServer>(*main_);
   registerAdminHandlers();
-  std::string admin_ip = "127.0.0.1";
-  uint32_t admin_port = 15000;
+  std::string admin_ip = config::kDefaultAdminAddress;
+  uint32_t admin_port = config::kDefaultAdminPort;
   if (bootstrap_.has_admin() && bootstrap_.admin().has_address()) {
     admin_ip = bootstrap_.admin().address().address();
     admin_port = bootstrap_.admin().address().port();
@@ -178,12 +176,12 @@ absl::Status Server::buildListeners(std::vector<std::vector<WorkerListener>>& pe
       auto routes = router::RouteTable::create(hcm.route_config());
       if (!routes.ok()) return routes.status();
       config->routes = *routes;
-      if (hcm.max_request_headers_kb() > 0) {
-        config->limits.max_header_bytes = hcm.max_request_headers_kb() * 1024;
-      }
+      uint32_t headers_kb = hcm.max_request_headers_kb() > 0 ? hcm.max_request_headers_kb()
+                                                              : config::kDefaultMaxRequestHeadersKb;
+      config->limits.max_header_bytes = headers_kb * 1024;
       config->limits.max_body_bytes = hcm.max_request_body_bytes();
-      config->idle_timeout = toMillis(hcm.idle_timeout(), hcm.has_idle_timeout(),
-                                      std::chrono::milliseconds(3600 * 1000));
+      config->idle_timeout = config::millisecondsOr(hcm.has_idle_timeout(), hcm.idle_timeout(),
+                                                    config::kDefaultHttpIdleTimeout);
       auto sink = openSink(hcm.access_log());
       if (!sink.ok()) return sink.status();
       config->access_log = *sink;
@@ -194,8 +192,8 @@ absl::Status Server::buildListeners(std::vector<std::vector<WorkerListener>>& pe
       auto config = std::make_shared<filters::TcpProxyConfig>();
       config->listener_name = listener.name();
       config->cluster = tcp.cluster();
-      config->idle_timeout = toMillis(tcp.idle_timeout(), tcp.has_idle_timeout(),
-                                      std::chrono::milliseconds(3600 * 1000));
+      config->idle_timeout = config::millisecondsOr(tcp.has_idle_timeout(), tcp.idle_timeout(),
+                                                    config::kDefaultTcpIdleTimeout);
       auto sink = openSink(tcp.access_log());
       if (!sink.ok()) return sink.status();
       config->access_log = *sink;

@@ -6,18 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "config/defaults.h"
+#include "config/duration.h"
 #include "net/address.h"
 
 namespace skiff::upstream {
-namespace {
-
-std::chrono::milliseconds toMillis(const google::protobuf::Duration& d,
-                                   std::chrono::milliseconds fallback, bool present) {
-  if (!present) return fallback;
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-
-}  // namespace
 
 struct ClusterManager::DnsCluster {
   std::string name;
@@ -43,11 +36,11 @@ absl::Status ClusterManager::addClusters(
     auto info = std::make_shared<ClusterInfo>();
     info->name = config.name();
     info->config = config;
-    info->connect_timeout = toMillis(config.connect_timeout(), std::chrono::milliseconds(5000),
-                                     config.has_connect_timeout());
-    info->idle_timeout =
-        toMillis(config.connection_pool().idle_timeout(), std::chrono::milliseconds(60000),
-                 config.connection_pool().has_idle_timeout());
+    info->connect_timeout = config::millisecondsOr(
+        config.has_connect_timeout(), config.connect_timeout(), config::kDefaultConnectTimeout);
+    info->idle_timeout = config::millisecondsOr(config.connection_pool().has_idle_timeout(),
+                                                config.connection_pool().idle_timeout(),
+                                                config::kDefaultPoolIdleTimeout);
     info->max_requests_per_connection = config.connection_pool().max_requests_per_connection();
     stats_.push_back(std::make_unique<ClusterStats>(ClusterStats::create(registry_, config.name())));
     info->stats = stats_.back().get();
@@ -66,8 +59,9 @@ absl::Status ClusterManager::addClusters(
       dns->name = config.name();
       dns->config = config;
       dns->owner = this;
-      dns->refresh = toMillis(config.dns_refresh_rate(), std::chrono::milliseconds(5000),
-                              config.has_dns_refresh_rate());
+      dns->refresh = config::millisecondsOr(config.has_dns_refresh_rate(),
+                                            config.dns_refresh_rate(),
+                                            config::kDefaultDnsRefreshRate);
       dns->resolved.resize(config.endpoints_size());
       dns_clusters_.push_back(std::move(dns));
     }
