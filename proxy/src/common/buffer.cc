@@ -31,17 +31,27 @@ void Buffer::add(const void* data, size_t size) {
 
 void Buffer::move(Buffer& other) {
   if (&other == this) return;
+  // The storage of a copied (or empty) slice stays with `other`, so a buffer that is filled and
+  // moved on again and again (an encoder's scratch buffer) does not allocate each time.
+  Slice spare;
   for (auto& slice : other.slices_) {
     // Small slices are copied so a chain of tiny pieces does not build up.
     if (slice.size() < 512 && !slices_.empty() && slices_.back().room() >= slice.size()) {
       add(slice.data(), slice.size());
+      if (!spare.storage) spare = std::move(slice);
     } else if (slice.size() > 0) {
       length_ += slice.size();
       slices_.push_back(std::move(slice));
+    } else if (!spare.storage) {
+      spare = std::move(slice);
     }
   }
   other.slices_.clear();
   other.length_ = 0;
+  if (spare.storage) {
+    spare.start = spare.end = 0;
+    other.slices_.push_back(std::move(spare));
+  }
 }
 
 void Buffer::move(Buffer& other, size_t size) {

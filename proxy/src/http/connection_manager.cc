@@ -31,27 +31,25 @@ bool hasToken(const std::string* value, absl::string_view token) {
 // Hop-by-hop headers (RFC 9110 7.6.1) do not cross the proxy, nor do the headers the
 // Connection header names. An upgrade keeps "connection: upgrade" and "upgrade".
 void removeHopByHopHeaders(HeaderMap& headers, bool keep_upgrade) {
+  std::vector<std::string> named;  // extra hop-by-hop names listed in Connection (rare)
   if (const std::string* connection = headers.get("connection")) {
-    std::vector<std::string> named;
     for (absl::string_view part : absl::StrSplit(*connection, ',')) {
       std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(part));
       if (!name.empty() && name != "upgrade" && name != "close" && name != "keep-alive") {
         named.push_back(std::move(name));
       }
     }
-    for (const auto& name : named) headers.remove(name);
   }
-  headers.remove("connection");
-  headers.remove("keep-alive");
-  headers.remove("proxy-connection");
-  if (const std::string* te = headers.get("te")) {
-    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(*te), "trailers")) headers.remove("te");
-  }
-  if (keep_upgrade) {
-    headers.add("connection", "upgrade");
-  } else {
-    headers.remove("upgrade");
-  }
+  headers.removeIf([&](const HeaderMap::Entry& entry) {
+    const std::string& name = entry.first;
+    if (name == "connection" || name == "keep-alive" || name == "proxy-connection") return true;
+    if (name == "upgrade") return !keep_upgrade;
+    if (name == "te") {
+      return !absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(entry.second), "trailers");
+    }
+    return !named.empty() && std::find(named.begin(), named.end(), name) != named.end();
+  });
+  if (keep_upgrade) headers.add("connection", "upgrade");
 }
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
@@ -103,11 +101,11 @@ class HttpConnectionManager::ActiveStream : public router::RouterCallbacks {
       request_id_ = generateRequestId(parent_.worker_.random());
       head.headers.add("x-request-id", request_id_);
     }
-    remote_ip_ = parent_.connection_->remoteAddress().ip();
+    const std::string& remote_ip = parent_.remote_ip_;
     if (const std::string* xff = head.headers.get("x-forwarded-for")) {
-      head.headers.set("x-forwarded-for", absl::StrCat(*xff, ", ", remote_ip_));
+      head.headers.set("x-forwarded-for", absl::StrCat(*xff, ", ", remote_ip));
     } else {
-      head.headers.add("x-forwarded-for", remote_ip_);
+      head.headers.add("x-forwarded-for", remote_ip);
     }
     head.headers.set("x-forwarded-proto", "http");
 
@@ -138,7 +136,7 @@ class HttpConnectionManager::ActiveStream : public router::RouterCallbacks {
       framing_ = http1::BodyFraming::kCloseDelimited;
       removeHopByHopHeaders(head.headers, true);
       head.protocol = Protocol::kHttp11;
-      Buffer out;
+      Buffer& out = parent_.encode_buffer_;
       http1::encodeResponseHead(head, http1::BodyFraming::kNone, out);
       parent_.write(out);
       response_started_ = true;
@@ -171,7 +169,7 @@ class HttpConnectionManager::ActiveStream : public router::RouterCallbacks {
       head.headers.add("connection", "keep-alive");
     }
     head.protocol = Protocol::kHttp11;
-    Buffer out;
+    Buffer& out = parent_.encode_buffer_;
     http1::encodeResponseHead(head, framing_, out);
     response_started_ = true;
     if (end_stream) {
@@ -184,7 +182,7 @@ class HttpConnectionManager::ActiveStream : public router::RouterCallbacks {
 
   void onUpstreamData(Buffer& data, bool end_stream) override {
     if (complete_) return;
-    Buffer out;
+    Buffer& out = parent_.encode_buffer_;
     http1::encodeData(framing_, data, end_stream, out);
     parent_.write(out);
     if (end_stream) complete();
@@ -192,7 +190,7 @@ class HttpConnectionManager::ActiveStream : public router::RouterCallbacks {
 
   void onUpstreamTrailers(HeaderMap&& trailers) override {
     if (complete_) return;
-    Buffer out;
+    Buffer& out = parent_.encode_buffer_;
     http1::encodeTrailers(framing_, trailers, out);
     parent_.write(out);
     complete();
@@ -236,7 +234,7 @@ class HttpConnectionManager::ActiveStream : public router::RouterCallbacks {
     } else if (http10_keep_alive_) {
       head.headers.add("connection", "keep-alive");
     }
-    Buffer out;
+    Buffer& out = parent_.encode_buffer_;
     http1::encodeResponseHead(head, http1::BodyFraming::kContentLength, out);
     if (!is_head_request_) out.add(body);
     response_started_ = true;
@@ -296,7 +294,7 @@ class HttpConnectionManager::ActiveStream : public router::RouterCallbacks {
   std::chrono::steady_clock::time_point start_;
   absl::Time start_time_;
   std::unique_ptr<router::Router> router_;
-  std::string method_, authority_, path_, request_id_, remote_ip_, flags_;
+  std::string method_, authority_, path_, request_id_, flags_;
   Protocol protocol_ = Protocol::kHttp11;
   http1::BodyFraming framing_ = http1::BodyFraming::kNone;
   int status_ = 0;
@@ -320,6 +318,7 @@ HttpConnectionManager::HttpConnectionManager(server::WorkerContext& worker,
       config_(std::move(config)),
       stats_(*config_->stats),
       connection_(std::move(connection)),
+      remote_ip_(connection_->remoteAddress().ip()),
       decoder_(config_->limits, *this) {
   stats_.connections_total.inc();
   stats_.connections_active.add(1);

@@ -54,7 +54,9 @@ class HttpConnectionManager : public server::DownstreamConnection,
   std::shared_ptr<const HttpListenerConfig> config_;
   ListenerStats& stats_;
   std::unique_ptr<net::Connection> connection_;
+  const std::string remote_ip_;  // for x-forwarded-for
   http1::RequestDecoder decoder_;
+  Buffer encode_buffer_;  // scratch for encoding responses; keeps its storage between uses
   std::unique_ptr<ActiveStream> stream_;
   std::unique_ptr<event::Timer> idle_timer_;
   uint64_t bytes_received_reported_ = 0;

@@ -3,6 +3,7 @@
 // Protocol-neutral HTTP message heads. Header names are stored lower-case (as HTTP/2 requires),
 // in arrival order; repeated names stay separate entries.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -22,6 +23,13 @@ class HeaderMap {
   void set(absl::string_view name, absl::string_view value);
   // Removes every entry named `name`; returns how many.
   size_t remove(absl::string_view name);
+  // Removes every entry for which `predicate(entry)` holds, in one pass.
+  template <class Predicate>
+  size_t removeIf(Predicate predicate) {
+    size_t before = entries_.size();
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(), predicate), entries_.end());
+    return before - entries_.size();
+  }
   // First value of `name`, or nullptr.
   const std::string* get(absl::string_view name) const;
   bool has(absl::string_view name) const { return get(name) != nullptr; }

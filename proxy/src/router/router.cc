@@ -93,7 +93,7 @@ void Router::sendRequest() {
   connection_->countRequest();
   connection_->decoder().expectResponseTo(request_head_.method);
 
-  Buffer out;
+  Buffer& out = connection_->encodeBuffer();
   http1::encodeRequestHead(request_head_,
                            upgrade_ ? http1::BodyFraming::kNone : request_framing_, out);
   if (pending_body_.length() > 0 || request_complete_) {
@@ -127,7 +127,7 @@ void Router::decodeData(Buffer& data, bool end_stream) {
     }
     return;
   }
-  Buffer out;
+  Buffer& out = connection_->encodeBuffer();
   http1::encodeData(request_framing_, data, end_stream, out);
   // In a tunnel the downstream's half-close is passed on as ours.
   connection_->connection().write(out, upgrade_ && end_stream);
@@ -143,7 +143,7 @@ void Router::decodeTrailers(http::HeaderMap&& trailers) {
     has_pending_trailers_ = true;
     return;
   }
-  Buffer out;
+  Buffer& out = connection_->encodeBuffer();
   http1::encodeTrailers(request_framing_, trailers, out);
   connection_->connection().write(out, false);
   request_sent_ = true;

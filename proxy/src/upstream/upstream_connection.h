@@ -39,6 +39,8 @@ class UpstreamConnection : public net::ConnectionCallbacks, public http1::Respon
   net::Connection& connection() { return *connection_; }
   const HostSharedPtr& host() const { return host_; }
   http1::ResponseDecoder& decoder() { return decoder_; }
+  // Scratch space for encoding requests; keeps its storage from one request to the next.
+  Buffer& encodeBuffer() { return encode_buffer_; }
   bool connected() const { return connected_; }
   bool lost() const { return lost_; }
   uint32_t requestsSent() const { return requests_sent_; }
@@ -67,6 +69,7 @@ class UpstreamConnection : public net::ConnectionCallbacks, public http1::Respon
   HostSharedPtr host_;
   const ClusterInfo& cluster_;
   http1::ResponseDecoder decoder_;
+  Buffer encode_buffer_;
   UpstreamConnectionOwner* owner_ = nullptr;
   bool connected_ = false;
   bool lost_ = false;
