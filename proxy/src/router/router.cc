@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "http/grpc.h"
 
 namespace skiff::router {
 namespace {
@@ -48,6 +49,7 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
     return;
   }
 
+  grpc_timeout_ = http::grpc::parseTimeout(head.headers);
   route_->finalizeRequest(head);
   // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one.
   if (head.authority.empty()) head.authority = host_->address;
@@ -151,6 +153,10 @@ void Router::decodeTrailers(http::HeaderMap&& trailers) {
 
 void Router::onRequestComplete() {
   std::chrono::milliseconds timeout = route_->timeout();
+  // A gRPC deadline shorter than the route's timeout wins: the caller gives up then anyway.
+  if (grpc_timeout_ && (timeout.count() == 0 || *grpc_timeout_ < timeout)) {
+    timeout = *grpc_timeout_;
+  }
   if (timeout.count() == 0 || upgrade_ || route_timer_) return;
   route_timer_ = worker_.dispatcher().createTimer([this] {
     if (cluster_info_) cluster_info_->stats->request_timeouts.inc();

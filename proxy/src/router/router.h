@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -100,6 +101,7 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamConnecti
   bool retried_stale_connection_ = false;
   bool body_blocked_ = false;
   bool done_ = false;
+  std::optional<std::chrono::milliseconds> grpc_timeout_;
 
   std::chrono::steady_clock::time_point upstream_start_;
   std::unique_ptr<event::Timer> route_timer_;

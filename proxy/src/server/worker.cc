@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
-#include "http/connection_manager.h"
+#include "http/http1_server_connection.h"
 #include "stats/stats.h"
 
 namespace skiff::server {
@@ -53,7 +53,7 @@ void Worker::onAccept(const WorkerListener& listener, std::unique_ptr<net::Conne
   if (draining_) return;  // the connection closes as it goes out of scope
   std::unique_ptr<DownstreamConnection> session;
   if (listener.http) {
-    auto manager = std::make_unique<http::HttpConnectionManager>(*this, listener.http, std::move(c));
+    auto manager = std::make_unique<http::Http1ServerConnection>(*this, listener.http, std::move(c));
     manager->start();
     session = std::move(manager);
   } else {

@@ -1,29 +1,30 @@
 #pragma once
 
-// The HTTP connection manager: the downstream half of every request on one HTTP/1.1
-// connection. It decodes requests, adds the proxy headers, hands each request to a Router,
-// frames the response back, answers local replies, and keeps stats and the access log.
+// An HTTP/1.1 downstream connection: decodes requests one at a time (pipelined ones wait),
+// hands each to an ActiveStream, and frames its response: content-length, chunked, or
+// close-delimited for HTTP/1.0 clients; keep-alive, Expect: 100-continue, upgrade tunnels,
+// and lingering close after a rejected request.
 
-#include <chrono>
 #include <memory>
 #include <string>
 
+#include "http/active_stream.h"
 #include "http/http_listener_config.h"
 #include "http1/codec.h"
 #include "net/connection.h"
-#include "router/router.h"
 #include "server/worker_context.h"
 
 namespace skiff::http {
 
-class HttpConnectionManager : public server::DownstreamConnection,
+class Http1ServerConnection : public server::DownstreamConnection,
                               public net::ConnectionCallbacks,
-                              public http1::RequestDecoderCallbacks {
+                              public http1::RequestDecoderCallbacks,
+                              public ResponseEncoder {
  public:
-  HttpConnectionManager(server::WorkerContext& worker,
+  Http1ServerConnection(server::WorkerContext& worker,
                         std::shared_ptr<const HttpListenerConfig> config,
                         std::unique_ptr<net::Connection> connection);
-  ~HttpConnectionManager() override;
+  ~Http1ServerConnection() override;
   void start();
 
   // server::DownstreamConnection
@@ -40,12 +41,17 @@ class HttpConnectionManager : public server::DownstreamConnection,
   void onRequestData(Buffer& data, bool end_stream) override;
   void onRequestTrailers(HeaderMap&& trailers) override;
 
- private:
-  class ActiveStream;
+  // ResponseEncoder, for the current stream.
+  void encodeHead(ResponseHead& head, bool end_stream) override;
+  void encodeData(Buffer& data, bool end_stream) override;
+  void encodeTrailers(const HeaderMap& trailers) override;
+  void readDisable(bool disable) override;
+  void onStreamComplete(bool reset) override;
 
+ private:
+  ActiveStream& newStream();
   void dispatch();
   void onProtocolError(const http1::CodecError& error);
-  void onStreamComplete();
   void write(Buffer& data);
   void closeConnection(net::Connection::CloseType type);
   void armIdleTimer();
@@ -54,12 +60,23 @@ class HttpConnectionManager : public server::DownstreamConnection,
   std::shared_ptr<const HttpListenerConfig> config_;
   ListenerStats& stats_;
   std::unique_ptr<net::Connection> connection_;
-  const std::string remote_ip_;  // for x-forwarded-for
+  const std::string remote_ip_;       // for x-forwarded-for
+  const std::string remote_address_;  // for the access log
   http1::RequestDecoder decoder_;
   Buffer encode_buffer_;  // scratch for encoding responses; keeps its storage between uses
   std::unique_ptr<ActiveStream> stream_;
   std::unique_ptr<event::Timer> idle_timer_;
   uint64_t bytes_received_reported_ = 0;
+
+  // The current exchange, as HTTP/1 sees it.
+  Protocol request_protocol_ = Protocol::kHttp11;
+  http1::BodyFraming framing_ = http1::BodyFraming::kNone;
+  bool head_request_ = false;
+  bool upgrade_requested_ = false;
+  bool tunnel_ = false;
+  bool close_after_response_ = false;
+  bool http10_keep_alive_ = false;
+
   bool dispatching_ = false;
   bool next_message_pending_ = false;
   bool downstream_eof_ = false;
