@@ -54,61 +54,41 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
   // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one.
   if (head.authority.empty()) head.authority = host_->address;
   upgrade_ = head.headers.has("upgrade");
-  if (upgrade_) {
-    request_framing_ = http1::BodyFraming::kCloseDelimited;  // a tunnel once the upgrade is on
-  } else if (head.headers.has("content-length")) {
-    request_framing_ = http1::BodyFraming::kContentLength;
-  } else if (!end_stream) {
-    head.headers.remove("transfer-encoding");
-    request_framing_ = http1::BodyFraming::kChunked;
-  }
+  request_has_body_ = !end_stream;
   request_head_ = std::move(head);
   request_complete_ = end_stream;
   if (request_complete_) onRequestComplete();
   armIdleTimer();
-  requestUpstreamConnection();
+  requestUpstream();
 }
 
-void Router::requestUpstreamConnection() {
+void Router::requestUpstream() {
   pool_ = cluster_->pool(host_);
   pending_ = pool_->newStream(*this);
 }
 
-void Router::onPoolReady(std::unique_ptr<upstream::UpstreamConnection> connection, bool reused) {
+void Router::onPoolReady(std::unique_ptr<upstream::UpstreamRequest> request, bool) {
   pending_ = nullptr;
-  connection_ = std::move(connection);
-  connection_->setOwner(this);
-  reused_connection_ = reused;
-  sendRequest();
+  upstream_ = std::move(request);
+  upstream_->setCallbacks(this);
+  upstream_start_ = std::chrono::steady_clock::now();
+  cluster_info_->stats->requests_active.add(1);
+  host_->active_requests.fetch_add(1, std::memory_order_relaxed);
+
+  upstream_->encodeHead(request_head_, request_complete_ && !request_has_body_);
+  if (request_has_body_ && (pending_body_.length() > 0 || request_complete_)) {
+    upstream_->encodeData(pending_body_, request_complete_ && !has_pending_trailers_);
+  }
+  if (has_pending_trailers_) upstream_->encodeTrailers(pending_trailers_);
+  if (upstream_ && body_blocked_ && !upstream_->aboveWriteBufferHighWatermark()) {
+    setBodyBlocked(false);
+  }
 }
 
 void Router::onPoolFailure(bool timed_out) {
   pending_ = nullptr;
   fail(503, "UF",
        absl::StrCat("upstream connect ", timed_out ? "timeout" : "error", " to ", host_->address));
-}
-
-void Router::sendRequest() {
-  upstream_start_ = std::chrono::steady_clock::now();
-  cluster_info_->stats->requests_active.add(1);
-  host_->active_requests.fetch_add(1, std::memory_order_relaxed);
-  connection_->countRequest();
-  connection_->decoder().expectResponseTo(request_head_.method);
-
-  Buffer& out = connection_->encodeBuffer();
-  http1::encodeRequestHead(request_head_,
-                           upgrade_ ? http1::BodyFraming::kNone : request_framing_, out);
-  if (pending_body_.length() > 0 || request_complete_) {
-    http1::encodeData(request_framing_, pending_body_, request_complete_ && !has_pending_trailers_,
-                      out);
-  }
-  if (has_pending_trailers_) http1::encodeTrailers(request_framing_, pending_trailers_, out);
-  connection_->connection().write(out, false);
-  request_sent_ = request_complete_;
-  if (body_blocked_ && !connection_->connection().aboveHighWatermark()) {
-    body_blocked_ = false;
-    callbacks_.onUpstreamWriteBlocked(false);
-  }
 }
 
 void Router::decodeData(Buffer& data, bool end_stream) {
@@ -121,34 +101,24 @@ void Router::decodeData(Buffer& data, bool end_stream) {
     onRequestComplete();
   }
   armIdleTimer();
-  if (!connection_) {
+  if (!upstream_) {
     pending_body_.move(data);
-    if (!body_blocked_ && pending_body_.length() > kPendingBodyLimit) {
-      body_blocked_ = true;
-      callbacks_.onUpstreamWriteBlocked(true);
-    }
+    if (pending_body_.length() > kPendingBodyLimit) setBodyBlocked(true);
     return;
   }
-  Buffer& out = connection_->encodeBuffer();
-  http1::encodeData(request_framing_, data, end_stream, out);
-  // In a tunnel the downstream's half-close is passed on as ours.
-  connection_->connection().write(out, upgrade_ && end_stream);
-  if (end_stream) request_sent_ = true;
+  upstream_->encodeData(data, end_stream);
 }
 
 void Router::decodeTrailers(http::HeaderMap&& trailers) {
   if (done_) return;
   request_complete_ = true;
   onRequestComplete();
-  if (!connection_) {
+  if (!upstream_) {
     pending_trailers_ = std::move(trailers);
     has_pending_trailers_ = true;
     return;
   }
-  Buffer& out = connection_->encodeBuffer();
-  http1::encodeTrailers(request_framing_, trailers, out);
-  connection_->connection().write(out, false);
-  request_sent_ = true;
+  upstream_->encodeTrailers(trailers);
 }
 
 void Router::onRequestComplete() {
@@ -170,7 +140,8 @@ void Router::armIdleTimer() {
   std::chrono::milliseconds timeout = route_->idleTimeout();
   if (timeout.count() == 0) return;
   if (!idle_timer_) {
-    idle_timer_ = worker_.dispatcher().createTimer([this] { fail(504, "SI", "stream idle timeout"); });
+    idle_timer_ =
+        worker_.dispatcher().createTimer([this] { fail(504, "SI", "stream idle timeout"); });
   }
   idle_timer_->enable(timeout);
 }
@@ -179,11 +150,11 @@ void Router::onResponseHead(http::ResponseHead&& head, bool end_stream) {
   if (done_) return;
   response_started_ = true;
   armIdleTimer();
-  if (head.status == 101) {
-    route_timer_.reset();
-  }
+  if (head.status == 101) route_timer_.reset();  // a tunnel lives as long as its peers want
   route_->finalizeResponse(head);
-  recordUpstreamResponse(head.status);
+  cluster_info_->stats->requests_total.inc(head.status);
+  // The connection goes back to the pool before the response goes downstream, so a pipelined
+  // next request can take it.
   if (end_stream && head.status != 101) onResponseComplete();
   callbacks_.onUpstreamHead(std::move(head), end_stream);
 }
@@ -198,9 +169,7 @@ void Router::onResponseData(Buffer& data, bool end_stream) {
     callbacks_.onUpstreamData(data, false);
     return;
   }
-  // The connection goes back to the pool before the last bytes go downstream, so a pipelined
-  // next request can take it; the bytes are taken out of the decoder first, since the next
-  // exchange on that connection reuses the decoder.
+  // The bytes are taken out first: the connection's next exchange reuses its decoder.
   Buffer last;
   last.move(data);
   onResponseComplete();
@@ -213,84 +182,60 @@ void Router::onResponseTrailers(http::HeaderMap&& trailers) {
   callbacks_.onUpstreamTrailers(std::move(trailers));
 }
 
-void Router::recordUpstreamResponse(int status) {
-  cluster_info_->stats->requests_total.inc(status);
-}
-
 void Router::onResponseComplete() {
-  if (response_complete_) return;
-  response_complete_ = true;
   cluster_info_->stats->request_duration.record(secondsSince(upstream_start_));
-  // A connection whose request was not fully sent, or that tunnelled, cannot be reused.
-  bool reusable = connection_ && request_sent_ && !connection_->tunnel() &&
-                  connection_->decoder().keepAlive();
-  releaseConnection(reusable);
+  endUpstreamRequest(true);
   done_ = true;
   route_timer_.reset();
   idle_timer_.reset();
 }
 
-void Router::releaseConnection(bool reusable) {
-  if (!connection_) return;
+void Router::endUpstreamRequest(bool completed) {
+  if (!upstream_) return;
   cluster_info_->stats->requests_active.sub(1);
   host_->active_requests.fetch_sub(1, std::memory_order_relaxed);
-  connection_->setOwner(nullptr);
-  if (body_blocked_) connection_->connection().readDisable(false);
-  if (reusable) {
-    pool_->release(std::move(connection_));
-  } else {
-    worker_.dispatcher().deferredDelete(std::move(connection_));
-  }
+  upstream_->setCallbacks(nullptr);
+  if (completed) upstream_->complete();
+  // A request that did not complete is abandoned as it is destroyed (its connection closes).
+  worker_.dispatcher().deferredDelete(std::move(upstream_));
 }
 
-void Router::onConnectionLost(upstream::UpstreamConnection&, bool connect_failed,
-                              bool protocol_error) {
+void Router::onReset(upstream::UpstreamResetReason reason) {
   if (done_) return;
-  if (connection_ && connection_->tunnel()) {
-    // The upstream side of a tunnel closed: pass the end of stream on.
-    onResponseComplete();
-    Buffer empty;
-    callbacks_.onUpstreamData(empty, true);
+  endUpstreamRequest(false);
+  // The upstream provably did not process the request: one more try is safe when the request
+  // can be sent again in full (no body, which we do not keep).
+  if (reason == upstream::UpstreamResetReason::kRefused && !response_started_ &&
+      !request_has_body_ && !retried_) {
+    retried_ = true;
+    requestUpstream();
     return;
   }
-  bool stale = reused_connection_ && !response_started_ && !protocol_error &&
-               pending_body_.empty() && request_framing_ == http1::BodyFraming::kNone &&
-               !retried_stale_connection_;
-  releaseConnection(false);
-  if (stale) {
-    // A pooled keep-alive connection the upstream had already closed: the request never
-    // reached it, so one fresh attempt is safe.
-    retried_stale_connection_ = true;
-    requestUpstreamConnection();
-    return;
-  }
-  if (protocol_error) {
+  if (reason == upstream::UpstreamResetReason::kProtocolError) {
     fail(502, "UPE", "upstream sent a malformed response");
   } else {
     fail(503, "UC", "upstream connection closed before the response completed");
   }
 }
 
-void Router::onAboveWriteBufferHighWatermark() {
-  if (body_blocked_) return;
-  body_blocked_ = true;
-  callbacks_.onUpstreamWriteBlocked(true);
+void Router::setBodyBlocked(bool blocked) {
+  if (body_blocked_ == blocked) return;
+  body_blocked_ = blocked;
+  callbacks_.onUpstreamWriteBlocked(blocked);
 }
 
-void Router::onBelowWriteBufferLowWatermark() {
-  if (!body_blocked_) return;
-  body_blocked_ = false;
-  callbacks_.onUpstreamWriteBlocked(false);
-}
+void Router::onAboveWriteBufferHighWatermark() { setBodyBlocked(true); }
+
+void Router::onBelowWriteBufferLowWatermark() { setBodyBlocked(false); }
 
 void Router::onDownstreamWriteBlocked(bool blocked) {
-  if (connection_) connection_->connection().readDisable(blocked);
+  if (upstream_) upstream_->readDisable(blocked);
 }
 
 void Router::fail(int status, absl::string_view flag, absl::string_view detail) {
   if (done_) return;
   // A request that reached the upstream and got no response counts as the failure's status.
-  if (connection_ && !response_started_) recordUpstreamResponse(status);
+  if (upstream_ && !response_started_) cluster_info_->stats->requests_total.inc(status);
   abandonUpstream();
   callbacks_.onUpstreamFailure(status, flag, detail);
 }
@@ -308,7 +253,7 @@ void Router::abandonUpstream() {
     pool_->cancel(pending_);
     pending_ = nullptr;
   }
-  releaseConnection(false);
+  endUpstreamRequest(false);
 }
 
 }  // namespace skiff::router

@@ -1,8 +1,9 @@
 #pragma once
 
 // The router: the upstream half of one request. Matches the route, picks the cluster and host,
-// takes a pooled connection, sends the request, relays the response, and enforces the route's
-// timeouts. Failures come back as a status and a response flag for the local reply.
+// takes a request slot from the host's pool, sends the request, relays the response, and
+// enforces the route's timeouts. Failures come back as a status and a response flag for the
+// local reply. It knows no wire protocol: pools hand out UpstreamRequests.
 
 #include <chrono>
 #include <memory>
@@ -13,10 +14,9 @@
 #include "common/buffer.h"
 #include "event/dispatcher.h"
 #include "http/header_map.h"
-#include "http1/codec.h"
 #include "router/route_table.h"
 #include "server/worker_context.h"
-#include "upstream/connection_pool.h"
+#include "upstream/upstream_request.h"
 
 namespace skiff::router {
 
@@ -27,14 +27,13 @@ class RouterCallbacks {
   virtual void onUpstreamData(Buffer& data, bool end_stream) = 0;
   virtual void onUpstreamTrailers(http::HeaderMap&& trailers) = 0;
   // The exchange failed. Before the response head the stream answers with a local reply
-  // (`status`, `flag`, `detail`); after it, the downstream connection is reset.
+  // (`status`, `flag`, `detail`); after it, the downstream stream is reset.
   virtual void onUpstreamFailure(int status, absl::string_view flag, absl::string_view detail) = 0;
-  // The upstream connection's write buffer is full (true) or drained (false): pause or resume
-  // reading the request body.
+  // The upstream cannot take the request body as fast as it comes (true), or can again.
   virtual void onUpstreamWriteBlocked(bool blocked) = 0;
 };
 
-class Router : public upstream::PoolCallbacks, public upstream::UpstreamConnectionOwner {
+class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestCallbacks {
  public:
   Router(server::WorkerContext& worker, RouterCallbacks& callbacks,
          std::shared_ptr<const RouteTable> routes);
@@ -52,28 +51,26 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamConnecti
   const std::string& upstreamAddress() const;
 
   // upstream::PoolCallbacks
-  void onPoolReady(std::unique_ptr<upstream::UpstreamConnection> connection, bool reused) override;
+  void onPoolReady(std::unique_ptr<upstream::UpstreamRequest> request, bool reused) override;
   void onPoolFailure(bool timed_out) override;
-  // upstream::UpstreamConnectionOwner
+  // upstream::UpstreamRequestCallbacks
   void onResponseHead(http::ResponseHead&& head, bool end_stream) override;
   void onResponseData(Buffer& data, bool end_stream) override;
   void onResponseTrailers(http::HeaderMap&& trailers) override;
-  void onConnectionLost(upstream::UpstreamConnection& connection, bool connect_failed,
-                        bool protocol_error) override;
+  void onReset(upstream::UpstreamResetReason reason) override;
   void onAboveWriteBufferHighWatermark() override;
   void onBelowWriteBufferLowWatermark() override;
 
  private:
-  void requestUpstreamConnection();
-  void sendRequest();
+  void requestUpstream();
   void onRequestComplete();
   void onResponseComplete();
   void fail(int status, absl::string_view flag, absl::string_view detail);
-  // Stops timers, cancels a pending connection, closes an in-use one; no callback.
+  // Stops timers, cancels a pending pool request, abandons an in-flight one; no callback.
   void abandonUpstream();
-  void releaseConnection(bool reusable);
+  void endUpstreamRequest(bool completed);
   void armIdleTimer();
-  void recordUpstreamResponse(int status);
+  void setBodyBlocked(bool blocked);
 
   server::WorkerContext& worker_;
   RouterCallbacks& callbacks_;
@@ -84,21 +81,18 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamConnecti
   std::string cluster_name_;
   upstream::HostSharedPtr host_;
   std::shared_ptr<upstream::ConnectionPool> pool_;
-  upstream::ConnectionPool::PendingRequest* pending_ = nullptr;
-  std::unique_ptr<upstream::UpstreamConnection> connection_;
+  upstream::ConnectionPool::Pending* pending_ = nullptr;
+  std::unique_ptr<upstream::UpstreamRequest> upstream_;
 
   http::RequestHead request_head_;
-  http1::BodyFraming request_framing_ = http1::BodyFraming::kNone;
-  Buffer pending_body_;  // request bytes that arrived before the connection was ready
+  bool request_has_body_ = false;
+  Buffer pending_body_;  // request bytes that arrived before the upstream request was ready
   http::HeaderMap pending_trailers_;
   bool has_pending_trailers_ = false;
   bool request_complete_ = false;  // the whole request arrived from downstream
-  bool request_sent_ = false;      // and was handed to the upstream connection
   bool upgrade_ = false;
   bool response_started_ = false;
-  bool response_complete_ = false;
-  bool reused_connection_ = false;
-  bool retried_stale_connection_ = false;
+  bool retried_ = false;
   bool body_blocked_ = false;
   bool done_ = false;
   std::optional<std::chrono::milliseconds> grpc_timeout_;

@@ -1,6 +1,7 @@
 #include "upstream/thread_local_clusters.h"
 
 #include "absl/container/flat_hash_set.h"
+#include "upstream/http1_connection_pool.h"
 
 namespace skiff::upstream {
 
@@ -31,7 +32,8 @@ void ThreadLocalCluster::update(ClusterInfoConstSharedPtr info) {
 std::shared_ptr<ConnectionPool> ThreadLocalCluster::pool(const HostSharedPtr& host) {
   auto it = pools_.find(host->address);
   if (it != pools_.end()) return it->second;
-  auto pool = std::make_shared<ConnectionPool>(dispatcher_, host, info_);
+  std::shared_ptr<ConnectionPool> pool =
+      std::make_shared<Http1ConnectionPool>(dispatcher_, host, info_);
   pools_.emplace(host->address, pool);
   return pool;
 }

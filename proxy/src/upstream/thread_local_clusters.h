@@ -10,7 +10,7 @@
 #include "common/random.h"
 #include "event/dispatcher.h"
 #include "upstream/cluster_info.h"
-#include "upstream/connection_pool.h"
+#include "upstream/upstream_request.h"
 #include "upstream/load_balancer.h"
 
 namespace skiff::upstream {

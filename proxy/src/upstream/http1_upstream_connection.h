@@ -12,30 +12,30 @@
 
 namespace skiff::upstream {
 
-class UpstreamConnection;
+class Http1UpstreamConnection;
 
-class UpstreamConnectionOwner {
+class Http1ConnectionOwner {
  public:
-  virtual ~UpstreamConnectionOwner() = default;
-  virtual void onConnected(UpstreamConnection& connection) {}
+  virtual ~Http1ConnectionOwner() = default;
+  virtual void onConnected(Http1UpstreamConnection& connection) {}
   virtual void onResponseHead(http::ResponseHead&& head, bool end_stream) = 0;
   virtual void onResponseData(Buffer& data, bool end_stream) = 0;
   virtual void onResponseTrailers(http::HeaderMap&& trailers) = 0;
   // The connection closed or failed; `protocol_error` when the response was malformed.
   // `connect_failed`: it never connected. The connection is unusable afterwards.
-  virtual void onConnectionLost(UpstreamConnection& connection, bool connect_failed,
+  virtual void onConnectionLost(Http1UpstreamConnection& connection, bool connect_failed,
                                 bool protocol_error) = 0;
   virtual void onAboveWriteBufferHighWatermark() {}
   virtual void onBelowWriteBufferLowWatermark() {}
 };
 
-class UpstreamConnection : public net::ConnectionCallbacks, public http1::ResponseDecoderCallbacks {
+class Http1UpstreamConnection : public net::ConnectionCallbacks, public http1::ResponseDecoderCallbacks {
  public:
-  UpstreamConnection(std::unique_ptr<net::Connection> connection, HostSharedPtr host,
+  Http1UpstreamConnection(std::unique_ptr<net::Connection> connection, HostSharedPtr host,
                      const ClusterInfo& cluster);
-  ~UpstreamConnection() override;
+  ~Http1UpstreamConnection() override;
 
-  void setOwner(UpstreamConnectionOwner* owner) { owner_ = owner; }
+  void setOwner(Http1ConnectionOwner* owner) { owner_ = owner; }
   net::Connection& connection() { return *connection_; }
   const HostSharedPtr& host() const { return host_; }
   http1::ResponseDecoder& decoder() { return decoder_; }
@@ -70,7 +70,7 @@ class UpstreamConnection : public net::ConnectionCallbacks, public http1::Respon
   const ClusterInfo& cluster_;
   http1::ResponseDecoder decoder_;
   Buffer encode_buffer_;
-  UpstreamConnectionOwner* owner_ = nullptr;
+  Http1ConnectionOwner* owner_ = nullptr;
   bool connected_ = false;
   bool lost_ = false;
   bool tunnel_ = false;

@@ -1,4 +1,4 @@
-#include "upstream/upstream_connection.h"
+#include "upstream/http1_upstream_connection.h"
 
 #include "common/logging.h"
 
@@ -12,7 +12,7 @@ const http1::CodecLimits& responseLimits() {
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(std::unique_ptr<net::Connection> connection,
+Http1UpstreamConnection::Http1UpstreamConnection(std::unique_ptr<net::Connection> connection,
                                        HostSharedPtr host, const ClusterInfo& cluster)
     : connection_(std::move(connection)),
       host_(std::move(host)),
@@ -23,13 +23,13 @@ UpstreamConnection::UpstreamConnection(std::unique_ptr<net::Connection> connecti
   cluster_.stats->connections_active.add(1);
 }
 
-UpstreamConnection::~UpstreamConnection() {
+Http1UpstreamConnection::~Http1UpstreamConnection() {
   connection_->setCallbacks(nullptr);
   connection_->close(net::Connection::CloseType::kNoFlush);
   cluster_.stats->connections_active.sub(1);
 }
 
-void UpstreamConnection::onRead(Buffer& data, bool end_stream) {
+void Http1UpstreamConnection::onRead(Buffer& data, bool end_stream) {
   if (tunnel_) {
     if (owner_ != nullptr) owner_->onResponseData(data, end_stream);
     return;
@@ -55,7 +55,7 @@ void UpstreamConnection::onRead(Buffer& data, bool end_stream) {
   }
 }
 
-void UpstreamConnection::onEvent(net::ConnectionEvent event) {
+void Http1UpstreamConnection::onEvent(net::ConnectionEvent event) {
   switch (event) {
     case net::ConnectionEvent::kConnected:
       connected_ = true;
@@ -73,31 +73,31 @@ void UpstreamConnection::onEvent(net::ConnectionEvent event) {
   }
 }
 
-void UpstreamConnection::lose(bool protocol_error) {
+void Http1UpstreamConnection::lose(bool protocol_error) {
   if (lost_) return;
   lost_ = true;
   connection_->close(net::Connection::CloseType::kNoFlush);
   if (owner_ != nullptr) owner_->onConnectionLost(*this, false, protocol_error);
 }
 
-void UpstreamConnection::onAboveWriteBufferHighWatermark() {
+void Http1UpstreamConnection::onAboveWriteBufferHighWatermark() {
   if (owner_ != nullptr) owner_->onAboveWriteBufferHighWatermark();
 }
 
-void UpstreamConnection::onBelowWriteBufferLowWatermark() {
+void Http1UpstreamConnection::onBelowWriteBufferLowWatermark() {
   if (owner_ != nullptr) owner_->onBelowWriteBufferLowWatermark();
 }
 
-void UpstreamConnection::onResponseHead(http::ResponseHead&& head, bool end_stream) {
+void Http1UpstreamConnection::onResponseHead(http::ResponseHead&& head, bool end_stream) {
   if (head.status == 101) tunnel_ = true;
   if (owner_ != nullptr) owner_->onResponseHead(std::move(head), end_stream);
 }
 
-void UpstreamConnection::onResponseData(Buffer& data, bool end_stream) {
+void Http1UpstreamConnection::onResponseData(Buffer& data, bool end_stream) {
   if (owner_ != nullptr) owner_->onResponseData(data, end_stream);
 }
 
-void UpstreamConnection::onResponseTrailers(http::HeaderMap&& trailers) {
+void Http1UpstreamConnection::onResponseTrailers(http::HeaderMap&& trailers) {
   if (owner_ != nullptr) owner_->onResponseTrailers(std::move(trailers));
 }
 
