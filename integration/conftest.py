@@ -97,3 +97,46 @@ def proxy_factory(request, tmp_path):
 def proxy(proxy_factory, upstream):
     """A proxy with one HTTP listener ("http") routing everything to `upstream`."""
     return proxy_factory(harness.simple_http_config(upstream.port))
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/2 and gRPC upstreams (h2_upstream.py, grpc_service.py).
+
+@pytest.fixture
+def h2_upstream_factory():
+    import h2_upstream
+    servers = []
+
+    def make(name="h2echo", **kwargs):
+        server = h2_upstream.H2EchoServer(name=name, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def h2_upstream(h2_upstream_factory):
+    return h2_upstream_factory("h2backend")
+
+
+@pytest.fixture
+def grpc_server_factory():
+    import grpc_service
+    servers = []
+
+    def make(**kwargs):
+        server = grpc_service.GrpcTestServer(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def grpc_server(grpc_server_factory):
+    return grpc_server_factory()

@@ -489,3 +489,117 @@ def header_values(echo, name):
     """All values of request header `name` as seen by the echo upstream."""
     name = name.lower()
     return [v for k, v in echo["headers"] if k.lower() == name]
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/2: config helpers, curl with prior knowledge, and a raw frame reader/writer for input no
+# well-behaved client sends (floods, resets, oversized header blocks).
+
+def h2_cluster(name, ports, **extra):
+    """A cluster the proxy speaks h2c (prior knowledge) to."""
+    return cluster(name, ports, protocol="HTTP2", **extra)
+
+
+def curl_h2(args, timeout=30.0, check=True):
+    return curl(["--http2-prior-knowledge"] + list(args), timeout=timeout, check=check)
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_DATA, H2_HEADERS, H2_PRIORITY, H2_RST_STREAM, H2_SETTINGS = 0x0, 0x1, 0x2, 0x3, 0x4
+H2_PUSH_PROMISE, H2_PING, H2_GOAWAY, H2_WINDOW_UPDATE, H2_CONTINUATION = 0x5, 0x6, 0x7, 0x8, 0x9
+H2_END_STREAM, H2_ACK, H2_END_HEADERS = 0x1, 0x1, 0x4
+H2_NO_ERROR, H2_PROTOCOL_ERROR, H2_REFUSED_STREAM, H2_CANCEL = 0x0, 0x1, 0x7, 0x8
+H2_ENHANCE_YOUR_CALM = 0xb
+H2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_SETTINGS_INITIAL_WINDOW_SIZE = 0x3, 0x4
+
+
+def h2_frame(frame_type, flags, stream_id, payload=b""):
+    return (len(payload).to_bytes(3, "big") + bytes([frame_type, flags])
+            + (stream_id & 0x7FFFFFFF).to_bytes(4, "big") + payload)
+
+
+def h2_settings(settings=None, ack=False):
+    payload = b"".join(k.to_bytes(2, "big") + v.to_bytes(4, "big")
+                       for k, v in (settings or {}).items())
+    return h2_frame(H2_SETTINGS, H2_ACK if ack else 0, 0, payload)
+
+
+def h2_rst_stream(stream_id, code=H2_CANCEL):
+    return h2_frame(H2_RST_STREAM, 0, stream_id, code.to_bytes(4, "big"))
+
+
+def h2_ping(data=b"\0" * 8, ack=False):
+    return h2_frame(H2_PING, H2_ACK if ack else 0, 0, data)
+
+
+def hpack_literal(name_index, value):
+    """Literal header field without indexing, name from the static table, raw (non-Huffman)
+    value shorter than 127 bytes."""
+    value = value.encode() if isinstance(value, str) else value
+    assert name_index < 15 and len(value) < 127
+    return bytes([name_index, len(value)]) + value
+
+
+def hpack_get_block(path="/", authority="x"):
+    """A static-table-only HPACK block: :method GET, :scheme http, :path, :authority."""
+    block = b"\x82\x86"  # :method GET, :scheme http
+    block += b"\x84" if path == "/" else hpack_literal(4, path)
+    block += hpack_literal(1, authority)
+    return block
+
+
+def h2_get_headers(stream_id, path="/", end_stream=True, end_headers=True):
+    flags = (H2_END_STREAM if end_stream else 0) | (H2_END_HEADERS if end_headers else 0)
+    return h2_frame(H2_HEADERS, flags, stream_id, hpack_get_block(path))
+
+
+class RawH2Connection(RawConnection):
+    """A socket speaking raw HTTP/2 frames (prior knowledge). read_frame() returns
+    (type, flags, stream_id, payload)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, rcvbuf=None, sndbuf=None,
+                 settings=None, preface=True):
+        super().__init__(port, host, timeout, rcvbuf)
+        if sndbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        self.frames = []  # every frame read so far
+        self.auto_ack = True  # acknowledge the peer's SETTINGS as they are read
+        if preface:
+            self.send(H2_PREFACE + h2_settings(settings))
+
+    def read_frame(self):
+        head = self.read_exact(9)
+        length = int.from_bytes(head[:3], "big")
+        frame = (head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF,
+                 self.read_exact(length))
+        self.frames.append(frame)
+        return frame
+
+    def read_frames_until(self, predicate, timeout=5.0):
+        """Reads frames until predicate(frame) is true (returns that frame), or the connection
+        closes (returns None), or the timeout passes (raises socket.timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("no matching HTTP/2 frame in %.1fs" % timeout)
+            self.sock.settimeout(remaining)
+            try:
+                frame = self.read_frame()
+            except (EOFError, ConnectionResetError):
+                return None
+            if frame[0] == H2_SETTINGS and not frame[1] & H2_ACK and self.auto_ack:
+                try:
+                    self.send(h2_settings(ack=True))
+                except OSError:
+                    pass
+            if predicate(frame):
+                return frame
+
+    def goaway(self):
+        """(last_stream_id, error_code) of the first GOAWAY read so far, or None."""
+        for frame_type, _, _, payload in self.frames:
+            if frame_type == H2_GOAWAY:
+                return (int.from_bytes(payload[:4], "big") & 0x7FFFFFFF,
+                        int.from_bytes(payload[4:8], "big"))
+        return None

@@ -154,6 +154,29 @@ class Validator {
         add(path, "no handler (set one of \"http\" or \"tcp_proxy\")");
         break;
     }
+    if (listener.has_tcp_fallback()) {
+      if (!listener.has_http()) {
+        add(fieldPath(path, "tcp_fallback"), "only an \"http\" listener can fall back to TCP");
+      } else {
+        tcpProxy(listener.tcp_fallback(), fieldPath(path, "tcp_fallback"));
+      }
+    }
+    if (listener.has_protocol_detection_timeout()) {
+      duration(listener.protocol_detection_timeout(),
+               fieldPath(path, "protocol_detection_timeout"), /*must_be_positive=*/true);
+    }
+  }
+
+  // RFC 9113 6.5.2: windows up to 2^31-1; a window below the 65535 default only slows things.
+  void http2Options(const v1::Http2Options& options, const std::string& path) {
+    constexpr uint32_t kMaxWindow = 0x7fffffff;
+    if (options.initial_stream_window_size() > kMaxWindow) {
+      add(fieldPath(path, "initial_stream_window_size"), "at most 2147483647 (RFC 9113 6.5.2)");
+    }
+    if (options.initial_connection_window_size() > kMaxWindow) {
+      add(fieldPath(path, "initial_connection_window_size"),
+          "at most 2147483647 (RFC 9113 6.5.2)");
+    }
   }
 
   void clusterReference(const std::string& name, const std::string& path) {
@@ -180,6 +203,7 @@ class Validator {
                           kMaxRequestHeadersKbLimit));
     }
     routeConfig(http.route_config(), fieldPath(path, "route_config"));
+    if (http.has_http2()) http2Options(http.http2(), fieldPath(path, "http2"));
   }
 
   void routeConfig(const v1::RouteConfiguration& config, const std::string& path) {
@@ -397,6 +421,12 @@ class Validator {
     } else if (auto [it, inserted] = seen_clusters_.emplace(cluster.name(), path); !inserted) {
       add(fieldPath(path, "name"),
           absl::StrFormat("duplicate cluster name \"%s\" (also %s)", cluster.name(), it->second));
+    }
+    if (cluster.has_http2()) {
+      if (cluster.protocol() != v1::Cluster::HTTP2) {
+        add(fieldPath(path, "http2"), "only applies with protocol: HTTP2");
+      }
+      http2Options(cluster.http2(), fieldPath(path, "http2"));
     }
     const std::string endpoints_path = fieldPath(path, "endpoints");
     if (cluster.endpoints_size() == 0) add(endpoints_path, "at least one endpoint is required");

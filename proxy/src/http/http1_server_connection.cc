@@ -69,6 +69,8 @@ void Http1ServerConnection::start() {
   connection_->setCallbacks(this);
   connection_->startReading();
   armIdleTimer();
+  // Bytes read before the handover (protocol detection) are the first request.
+  if (connection_->readBuffer().length() > 0) dispatch();
 }
 
 void Http1ServerConnection::armIdleTimer() {

@@ -10,6 +10,7 @@
 #include "http/listener_stats.h"
 #include "http1/codec.h"
 #include "router/route_table.h"
+#include "skiff/config/v1/listener.pb.h"
 
 namespace skiff::http {
 
@@ -21,6 +22,8 @@ struct HttpListenerConfig {
   std::chrono::milliseconds idle_timeout{3600 * 1000};
   std::shared_ptr<access_log::Sink> access_log;  // null: off
   ListenerStats* stats = nullptr;
+  config::v1::HttpConnectionManager::CodecType codec_type = config::v1::HttpConnectionManager::AUTO;
+  config::v1::Http2Options http2;
 };
 
 }  // namespace skiff::http

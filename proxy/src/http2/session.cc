@@ -9,6 +9,8 @@ namespace skiff::http2::internal {
 namespace {
 
 constexpr size_t kFrameHeaderLength = 9;
+// See the end of Session::dispatch().
+constexpr size_t kMaxPendingOutput = 64 * 1024;
 
 absl::string_view view(const uint8_t* data, size_t length) {
   return absl::string_view(reinterpret_cast<const char*>(data), length);
@@ -122,11 +124,11 @@ Session::Session(const Http2Settings& settings, bool server, MonotonicClock cloc
   nghttp2_option_set_max_outbound_ack(option, settings.max_outbound_control_frames);
   nghttp2_option_set_max_settings(option, settings.max_settings_per_frame);
   nghttp2_option_set_max_continuations(option, settings.max_continuations);
-  // nghttp2's own limiter answers with INTERNAL_ERROR and counts only RST_STREAM frames; ours
-  // (chargeReset) sees the same frames first and also counts malformed streams, so nghttp2's
-  // only ever acts as a backstop.
-  nghttp2_option_set_stream_reset_rate_limit(option, settings.stream_reset_burst,
-                                             settings.stream_reset_rate);
+  // nghttp2's own reset limiter is switched off (a bucket that never empties): ours
+  // (chargeReset) sees the same RST_STREAM frames first, also counts streams nghttp2 reset as
+  // malformed, answers ENHANCE_YOUR_CALM rather than INTERNAL_ERROR, and runs on the injected
+  // clock, so its behaviour can be tested.
+  nghttp2_option_set_stream_reset_rate_limit(option, UINT64_MAX / 2, 0);
   if (server) {
     nghttp2_session_server_new2(&session_, callbacks, this, option);
   } else {
@@ -151,9 +153,9 @@ Session::Session(const Http2Settings& settings, bool server, MonotonicClock cloc
   }
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries.data(), entries.size());
   // Without auto window updates this is how the connection window grows past 65535.
-  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                        static_cast<int32_t>(
-                                            settings.initial_connection_window_size));
+  nghttp2_session_set_local_window_size(
+      session_, NGHTTP2_FLAG_NONE, 0,
+      static_cast<int32_t>(settings.initial_connection_window_size));
 }
 
 Session::~Session() {
@@ -188,8 +190,8 @@ nghttp2_data_provider Session::dataProvider() {
 }
 
 absl::Status Session::connectionError(uint32_t error_code, absl::string_view detail) {
-  std::string message = absl::StrCat("HTTP/2 connection error ",
-                                     nghttp2_http2_strerror(error_code), ": ", detail);
+  std::string message =
+      absl::StrCat("HTTP/2 connection error ", nghttp2_http2_strerror(error_code), ": ", detail);
   return error_code == NGHTTP2_ENHANCE_YOUR_CALM ? absl::ResourceExhaustedError(message)
                                                  : absl::InvalidArgumentError(message);
 }
@@ -202,39 +204,43 @@ void Session::failConnection(uint32_t error_code, const char* reason) {
 }
 
 absl::Status Session::dispatch(Buffer& input) {
-  if (!error_.ok()) {
+  if (!checkTerminated().ok()) {
     input.clear();
     return error_;
   }
   while (!input.empty()) {
     absl::string_view chunk = input.frontSlice();
-    ssize_t rv = nghttp2_session_mem_recv(
-        session_, reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size());
+    ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(chunk.data()),
+                                          chunk.size());
     if (rv < 0) {
       input.clear();
       uint32_t code = fatal_code_ ? *fatal_code_ : goAwayCodeFor(static_cast<int>(rv));
       // A no-op when nghttp2 or we already queued a GOAWAY.
       nghttp2_session_terminate_session(session_, code);
       send(pending_out_);
-      error_ = connectionError(
-          goaway_sent_code_.value_or(code),
-          fatal_code_ ? fatal_reason_ : nghttp2_strerror(static_cast<int>(rv)));
+      error_ =
+          connectionError(goaway_sent_code_.value_or(code),
+                          fatal_code_ ? fatal_reason_ : nghttp2_strerror(static_cast<int>(rv)));
       return error_;
     }
     input.drain(static_cast<size_t>(rv));
   }
-  // Many connection errors (bad frame sizes, HPACK errors, bad SETTINGS...) are handled inside
-  // nghttp2, which queues a GOAWAY and swallows the rest of the input; it then wants no more
-  // reads. Serialize that GOAWAY now to learn its code.
-  if (nghttp2_session_want_read(session_) == 0) {
-    send(pending_out_);
-    if (goaway_sent_code_ && *goaway_sent_code_ != NGHTTP2_NO_ERROR) {
-      error_ = connectionError(*goaway_sent_code_,
-                               fatal_code_ ? fatal_reason_ : "protocol violation by the peer");
-      return error_;
-    }
+  // Serialize what became ready (ACKs, WINDOW_UPDATEs, responses submitted from callbacks, a
+  // GOAWAY). Many connection errors (bad frame sizes, HPACK errors, bad SETTINGS...) are handled
+  // inside nghttp2, which queues a GOAWAY, swallows the rest of the input and tells nobody; the
+  // GOAWAY's code shows only when it is sent. Skipped while the caller is not draining, so that
+  // nghttp2's own outbound-queue flood limits still apply to a peer that does not read.
+  if (pending_out_.length() < kMaxPendingOutput) send(pending_out_);
+  return checkTerminated();
+}
+
+absl::Status Session::checkTerminated() {
+  if (error_.ok() && !app_goaway_ && goaway_sent_code_ && *goaway_sent_code_ != NGHTTP2_NO_ERROR &&
+      nghttp2_session_want_read(session_) == 0) {
+    error_ = connectionError(*goaway_sent_code_,
+                             fatal_code_ ? fatal_reason_ : "protocol violation by the peer");
   }
-  return absl::OkStatus();
+  return error_;
 }
 
 void Session::drainOutput(Buffer& out) {
@@ -295,6 +301,8 @@ void Session::resetStream(int32_t stream_id, uint32_t error_code) {
   StreamState* stream = findStream(stream_id);
   if (stream == nullptr) return;
   stream->local_reset = true;
+  // What the peer sends until it sees the RST_STREAM is dropped, not delivered.
+  stream->ignored = true;
   stream->send_data.clear();
   stream->trailers.reset();
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, error_code);
@@ -324,9 +332,9 @@ bool Session::chargeReset() {
 
 // --- nghttp2 callbacks -------------------------------------------------------------------------
 
-int Session::onSend(nghttp2_session*, const uint8_t* data, size_t length, int, void* ud) {
+ssize_t Session::onSend(nghttp2_session*, const uint8_t* data, size_t length, int, void* ud) {
   static_cast<Session*>(ud)->out_->add(data, length);
-  return static_cast<int>(length);
+  return static_cast<ssize_t>(length);
 }
 
 int Session::onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
@@ -338,7 +346,8 @@ int Session::onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* f
   // No padding is ever selected (no select_padding_callback), so the payload is just the
   // bytes, moved slice by slice rather than copied.
   self->out_->move(stream->send_data, length);
-  if (stream->above_limit && stream->send_data.length() <= self->settings_.stream_buffer_limit / 2) {
+  if (stream->above_limit &&
+      stream->send_data.length() <= self->settings_.stream_buffer_limit / 2) {
     stream->above_limit = false;
     self->writable_.push_back(stream->id);
   }
@@ -376,7 +385,13 @@ int Session::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* 
   auto* self = static_cast<Session*>(ud);
   if (self->server_ && frame->hd.type == NGHTTP2_HEADERS &&
       frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-    self->createStream(frame->hd.stream_id);
+    StreamState& stream = self->createStream(frame->hd.stream_id);
+    if (!self->acceptStream(stream.id)) {
+      stream.ignored = true;
+      stream.local_reset = true;
+      nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, stream.id,
+                                NGHTTP2_REFUSED_STREAM);
+    }
   }
   return 0;
 }
@@ -502,7 +517,8 @@ int Session::streamClosed(int32_t stream_id, uint32_t error_code) {
     nghttp2_session_consume_connection(session_, stream->unconsumed);
   }
   if (!stream->local_reset && !stream->ignored && streamUnfinished(*stream)) {
-    onStreamReset(stream_id, error_code == NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : error_code);
+    onStreamReset(stream_id,
+                  error_code == NGHTTP2_NO_ERROR ? uint32_t{NGHTTP2_CANCEL} : error_code);
   }
   return 0;
 }
@@ -517,7 +533,13 @@ void Session::frameSent(const nghttp2_frame& frame) {
     case NGHTTP2_DATA:
     case NGHTTP2_HEADERS:
       if (frame.hd.flags & NGHTTP2_FLAG_END_STREAM) {
-        if (StreamState* stream = findStream(frame.hd.stream_id)) stream->local_end_sent = true;
+        StreamState* stream = findStream(frame.hd.stream_id);
+        if (stream == nullptr) break;
+        stream->local_end_sent = true;
+        if (stream->reset_after_response && !stream->remote_end) {
+          // Submitted only now: nghttp2 drops a response queued behind a RST_STREAM.
+          nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_NO_ERROR);
+        }
       }
       break;
     case NGHTTP2_RST_STREAM: {

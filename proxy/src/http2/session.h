@@ -48,11 +48,13 @@ struct StreamState {
   Buffer send_data;
   bool has_data_provider = false;
   bool data_deferred = false;
-  bool local_end = false;       // the application has finished the body (or trailers)
-  bool local_end_sent = false;  // END_STREAM has left
-  bool above_limit = false;     // send_data passed stream_buffer_limit
+  bool local_end = false;                     // the application has finished the body (or trailers)
+  bool local_end_sent = false;                // END_STREAM has left
+  bool above_limit = false;                   // send_data passed stream_buffer_limit
   std::unique_ptr<http::HeaderMap> trailers;  // sent once send_data drains
   bool local_reset = false;                   // resetStream() by the application
+  // RST_STREAM(NO_ERROR) once our END_STREAM has left: the rest of the request is unwanted.
+  bool reset_after_response = false;
 };
 
 // A simple token bucket over a monotonic clock.
@@ -98,6 +100,8 @@ class Session {
   // Whether the application still waits for something on this stream when it closes (a reset
   // must be reported): the server waits to finish its response, the client to get one.
   virtual bool streamUnfinished(const StreamState& stream) const = 0;
+  // Server: whether a new peer stream may be processed at all.
+  virtual bool acceptStream(int32_t stream_id) { return true; }
   virtual void onGoAwayReceived(const nghttp2_goaway& goaway) {}
   virtual void onPingAck(const uint8_t* opaque) {}
 
@@ -109,13 +113,15 @@ class Session {
   // Marks the connection as failed by our own decision (flood, rapid reset): the GOAWAY goes
   // out with `error_code` and dispatch() reports it.
   void failConnection(uint32_t error_code, const char* reason);
+  // The application submitted a GOAWAY itself: not a connection error.
+  bool app_goaway_ = false;
 
   const Http2Settings settings_;
   const bool server_;
   nghttp2_session* session_ = nullptr;
 
  private:
-  static int onSend(nghttp2_session*, const uint8_t* data, size_t length, int flags, void* ud);
+  static ssize_t onSend(nghttp2_session*, const uint8_t* data, size_t length, int flags, void* ud);
   static int onSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
                         size_t length, nghttp2_data_source* source, void* ud);
   static ssize_t onReadData(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
@@ -139,6 +145,8 @@ class Session {
   // A reset that cost us work; false once the bucket is empty (and the connection is failing).
   bool chargeReset();
   absl::Status connectionError(uint32_t error_code, absl::string_view detail);
+  // error_, set first if nghttp2 has sent a GOAWAY that ends the connection.
+  absl::Status checkTerminated();
 
   std::unordered_map<int32_t, std::unique_ptr<StreamState>> streams_;
   TokenBucket reset_bucket_;

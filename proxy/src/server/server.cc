@@ -186,9 +186,14 @@ absl::Status Server::buildListeners(std::vector<std::vector<WorkerListener>>& pe
       if (!sink.ok()) return sink.status();
       config->access_log = *sink;
       config->stats = stats;
+      config->codec_type = hcm.codec_type();
+      config->http2 = hcm.http2();
       http_config = std::move(config);
-    } else {
-      const auto& tcp = listener.tcp_proxy();
+    }
+    // The L4 handler, or the fallback of an HTTP listener for connections that are not HTTP.
+    std::shared_ptr<const filters::TcpProxyConfig> tcp_fallback;
+    if (listener.has_tcp_proxy() || listener.has_tcp_fallback()) {
+      const auto& tcp = listener.has_tcp_proxy() ? listener.tcp_proxy() : listener.tcp_fallback();
       auto config = std::make_shared<filters::TcpProxyConfig>();
       config->listener_name = listener.name();
       config->cluster = tcp.cluster();
@@ -198,8 +203,15 @@ absl::Status Server::buildListeners(std::vector<std::vector<WorkerListener>>& pe
       if (!sink.ok()) return sink.status();
       config->access_log = *sink;
       config->stats = stats;
-      tcp_config = std::move(config);
+      if (listener.has_tcp_proxy()) {
+        tcp_config = std::move(config);
+      } else {
+        tcp_fallback = std::move(config);
+      }
     }
+    std::chrono::milliseconds detection_timeout = config::millisecondsOr(
+        listener.has_protocol_detection_timeout(), listener.protocol_detection_timeout(),
+        config::kDefaultProtocolDetectionTimeout);
 
     auto address = net::parseIpAndPort(listener.address().address(),
                                        static_cast<uint16_t>(listener.address().port()));
@@ -216,6 +228,8 @@ absl::Status Server::buildListeners(std::vector<std::vector<WorkerListener>>& pe
       WorkerListener worker_listener;
       worker_listener.http = http_config;
       worker_listener.tcp = tcp_config;
+      worker_listener.tcp_fallback = tcp_fallback;
+      worker_listener.detection_timeout = detection_timeout;
       worker_listener.socket = std::make_unique<net::ListenSocket>(std::move((*sockets)[i]));
       per_worker[i].push_back(std::move(worker_listener));
     }

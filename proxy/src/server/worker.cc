@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "http/http1_server_connection.h"
+#include "http/http2_server_connection.h"
 #include "stats/stats.h"
 
 namespace skiff::server {
@@ -51,22 +52,71 @@ void Worker::start(std::vector<WorkerListener> listeners, ClusterMap clusters) {
 
 void Worker::onAccept(const WorkerListener& listener, std::unique_ptr<net::Connection> c) {
   if (draining_) return;  // the connection closes as it goes out of scope
-  std::unique_ptr<DownstreamConnection> session;
-  if (listener.http) {
-    auto manager = std::make_unique<http::Http1ServerConnection>(*this, listener.http, std::move(c));
-    manager->start();
-    session = std::move(manager);
-  } else {
-    auto tcp = std::make_unique<filters::TcpProxySession>(*this, listener.tcp, std::move(c));
-    auto* raw = tcp.get();
-    session = std::move(tcp);
-    // start() may finish the session at once (no host); register it first.
-    DownstreamConnection* key = session.get();
-    connections_.emplace(key, std::move(session));
-    active_connections_.fetch_add(1, std::memory_order_relaxed);
-    raw->start();
+  if (listener.tcp) {
+    startSession(listener, DetectedProtocol::kTcp, std::move(c));
     return;
   }
+  using CodecType = config::v1::HttpConnectionManager;
+  if (!listener.tcp_fallback && listener.http->codec_type == CodecType::HTTP1) {
+    startSession(listener, DetectedProtocol::kHttp1, std::move(c));
+    return;
+  }
+  if (!listener.tcp_fallback && listener.http->codec_type == CodecType::HTTP2) {
+    startSession(listener, DetectedProtocol::kHttp2, std::move(c));
+    return;
+  }
+  auto detector = std::make_unique<ProtocolDetector>(
+      *this, std::move(c), listener.tcp_fallback != nullptr,
+      listener.tcp_fallback ? listener.detection_timeout : listener.http->idle_timeout,
+      [this, &listener](ProtocolDetector& self, DetectedProtocol protocol,
+                        std::unique_ptr<net::Connection> connection) {
+        onDownstreamClosed(self);
+        startSession(listener, protocol, std::move(connection));
+      });
+  ProtocolDetector& ref = *detector;
+  adopt(std::move(detector));
+  ref.start();
+}
+
+void Worker::startSession(const WorkerListener& listener, DetectedProtocol protocol,
+                          std::unique_ptr<net::Connection> c) {
+  using CodecType = config::v1::HttpConnectionManager;
+  if (protocol != DetectedProtocol::kTcp && listener.http) {
+    // A forced codec wins over what the bytes looked like; its decoder rejects a mismatch.
+    if (listener.http->codec_type == CodecType::HTTP1) protocol = DetectedProtocol::kHttp1;
+    if (listener.http->codec_type == CodecType::HTTP2) protocol = DetectedProtocol::kHttp2;
+  }
+  switch (protocol) {
+    case DetectedProtocol::kHttp1: {
+      auto session = std::make_unique<http::Http1ServerConnection>(*this, listener.http,
+                                                                   std::move(c));
+      auto& ref = *session;
+      adopt(std::move(session));
+      ref.start();
+      return;
+    }
+    case DetectedProtocol::kHttp2: {
+      auto session = std::make_unique<http::Http2ServerConnection>(*this, listener.http,
+                                                                   std::move(c));
+      auto& ref = *session;
+      adopt(std::move(session));
+      ref.start();
+      return;
+    }
+    case DetectedProtocol::kTcp:
+    case DetectedProtocol::kNeedMoreBytes: {
+      const auto& tcp = listener.tcp ? listener.tcp : listener.tcp_fallback;
+      auto session = std::make_unique<filters::TcpProxySession>(*this, tcp, std::move(c));
+      auto& ref = *session;
+      // start() may finish the session at once (no host): register it first.
+      adopt(std::move(session));
+      ref.start();
+      return;
+    }
+  }
+}
+
+void Worker::adopt(std::unique_ptr<DownstreamConnection> session) {
   DownstreamConnection* key = session.get();
   connections_.emplace(key, std::move(session));
   active_connections_.fetch_add(1, std::memory_order_relaxed);

@@ -15,6 +15,7 @@
 #include "filters/network/tcp_proxy.h"
 #include "http/http_listener_config.h"
 #include "net/listener.h"
+#include "server/protocol_detector.h"
 #include "server/worker_context.h"
 #include "upstream/thread_local_clusters.h"
 
@@ -24,6 +25,9 @@ namespace skiff::server {
 struct WorkerListener {
   std::shared_ptr<const http::HttpListenerConfig> http;
   std::shared_ptr<const filters::TcpProxyConfig> tcp;
+  // With `http`: where connections that do not speak HTTP go (null: nowhere, they get 400).
+  std::shared_ptr<const filters::TcpProxyConfig> tcp_fallback;
+  std::chrono::milliseconds detection_timeout{100};
   std::unique_ptr<net::ListenSocket> socket;
 };
 
@@ -53,6 +57,9 @@ class Worker : public WorkerContext {
 
  private:
   void onAccept(const WorkerListener& listener, std::unique_ptr<net::Connection> connection);
+  void startSession(const WorkerListener& listener, DetectedProtocol protocol,
+                    std::unique_ptr<net::Connection> connection);
+  void adopt(std::unique_ptr<DownstreamConnection> session);
   void flushAccessLogs();
 
   int index_;

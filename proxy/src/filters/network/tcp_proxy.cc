@@ -30,6 +30,9 @@ TcpProxySession::~TcpProxySession() {
 
 void TcpProxySession::start() {
   downstream_->setCallbacks(&downstream_side_);
+  // Nothing is read from the client until the upstream is there (a connection handed over by
+  // protocol detection is already reading).
+  downstream_->readDisable(true);
   upstream::ThreadLocalCluster* cluster = worker_.clusters().get(config_->cluster);
   if (cluster != nullptr) {
     cluster_ = cluster->infoPtr();
@@ -53,6 +56,10 @@ void TcpProxySession::start() {
 
 void TcpProxySession::onConnected() {
   downstream_->startReading();
+  downstream_->readDisable(false);
+  // Bytes read before the session began (protocol detection) go first.
+  Buffer& early = downstream_->readBuffer();
+  if (early.length() > 0) downstream_side_.onRead(early, false);
 }
 
 void TcpProxySession::armIdleTimer() {

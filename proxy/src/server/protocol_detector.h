@@ -1,0 +1,54 @@
+#pragma once
+
+// Protocol detection for HTTP listeners: the first bytes of a connection decide between HTTP/2
+// (the client preface), HTTP/1.x (a request line) and, when the listener has a TCP fallback,
+// opaque TCP (anything else, or silence for the detection timeout: a protocol where the server
+// speaks first must not hang).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "absl/strings/string_view.h"
+#include "event/dispatcher.h"
+#include "net/connection.h"
+#include "server/worker_context.h"
+
+namespace skiff::server {
+
+enum class DetectedProtocol { kNeedMoreBytes, kHttp1, kHttp2, kTcp };
+
+// Pure: what `first_bytes` say. Without a TCP fallback anything that is not HTTP/2 is HTTP/1
+// (whose codec then rejects garbage with 400).
+DetectedProtocol classifyFirstBytes(absl::string_view first_bytes, bool tcp_fallback);
+
+class ProtocolDetector : public DownstreamConnection, public net::ConnectionCallbacks {
+ public:
+  // Called once with the decision and the connection (its read buffer still holds every byte).
+  using DecidedCallback =
+      std::function<void(ProtocolDetector&, DetectedProtocol, std::unique_ptr<net::Connection>)>;
+
+  // `timeout`: with a TCP fallback, silence this long means TCP; without one, a connection
+  // silent this long is closed (pass the HTTP idle timeout; 0: never).
+  ProtocolDetector(WorkerContext& worker, std::unique_ptr<net::Connection> connection,
+                   bool tcp_fallback, std::chrono::milliseconds timeout, DecidedCallback decided);
+  ~ProtocolDetector() override;
+  void start();
+
+  void drain() override;
+  void onRead(Buffer& data, bool end_stream) override;
+  void onEvent(net::ConnectionEvent event) override;
+
+ private:
+  void decide(DetectedProtocol protocol);
+
+  WorkerContext& worker_;
+  std::unique_ptr<net::Connection> connection_;
+  bool tcp_fallback_;
+  std::chrono::milliseconds timeout_;
+  DecidedCallback decided_;
+  std::unique_ptr<event::Timer> timer_;
+  bool done_ = false;
+};
+
+}  // namespace skiff::server
