@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "upstream/http1_connection_pool.h"
+#include "upstream/http2_connection_pool.h"
 
 namespace skiff::upstream {
 
@@ -32,8 +33,12 @@ void ThreadLocalCluster::update(ClusterInfoConstSharedPtr info) {
 std::shared_ptr<ConnectionPool> ThreadLocalCluster::pool(const HostSharedPtr& host) {
   auto it = pools_.find(host->address);
   if (it != pools_.end()) return it->second;
-  std::shared_ptr<ConnectionPool> pool =
-      std::make_shared<Http1ConnectionPool>(dispatcher_, host, info_);
+  std::shared_ptr<ConnectionPool> pool;
+  if (info_->config.protocol() == config::v1::Cluster::HTTP2) {
+    pool = std::make_shared<Http2ConnectionPool>(dispatcher_, host, info_);
+  } else {
+    pool = std::make_shared<Http1ConnectionPool>(dispatcher_, host, info_);
+  }
   pools_.emplace(host->address, pool);
   return pool;
 }
