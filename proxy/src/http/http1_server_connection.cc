@@ -154,6 +154,7 @@ void Http1ServerConnection::onRequestHead(RequestHead&& head, bool end_stream) {
   }
   upgrade_requested_ =
       hasToken(head.headers.get("connection"), "upgrade") && head.headers.has("upgrade");
+  accepts_trailers_ = hasToken(head.headers.get("te"), "trailers");
   removeHopByHopHeaders(head.headers, upgrade_requested_);
   stream.decodeHead(std::move(head), end_stream);
 }
@@ -190,13 +191,17 @@ void Http1ServerConnection::encodeHead(ResponseHead& head, bool end_stream) {
   bool bodyless = head_request_ || head.status == 204 || head.status == 304;
   if (bodyless) {
     framing_ = http1::BodyFraming::kNone;
-  } else if (head.headers.has("content-length")) {
+  } else if (head.headers.has("content-length") &&
+             !(accepts_trailers_ && request_protocol_ == Protocol::kHttp11 && !end_stream)) {
     framing_ = http1::BodyFraming::kContentLength;
   } else if (end_stream) {
     head.headers.add("content-length", "0");
     framing_ = http1::BodyFraming::kNone;
   } else if (request_protocol_ == Protocol::kHttp11) {
+    // Chunked also when the client accepts trailers: an HTTP/2 upstream may send some (gRPC),
+    // and only a chunked body can carry them.
     head.headers.remove("transfer-encoding");
+    head.headers.remove("content-length");
     framing_ = http1::BodyFraming::kChunked;
   } else {
     head.headers.remove("transfer-encoding");

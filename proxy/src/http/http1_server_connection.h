@@ -73,6 +73,7 @@ class Http1ServerConnection : public server::DownstreamConnection,
   http1::BodyFraming framing_ = http1::BodyFraming::kNone;
   bool head_request_ = false;
   bool upgrade_requested_ = false;
+  bool accepts_trailers_ = false;  // the request carried "TE: trailers"
   bool tunnel_ = false;
   bool close_after_response_ = false;
   bool http10_keep_alive_ = false;
