@@ -739,3 +739,33 @@ def test_without_fallback_silent_connection_is_not_piped(h1_proxy):
         except socket.timeout:
             data = None
         assert data is None
+
+
+@pytest.mark.parametrize("upstream_protocol", ["HTTP1", "HTTP2"])
+def test_client_disconnect_with_streams_in_flight(proxy_factory, upstream, h2_upstream,
+                                                  upstream_protocol):
+    """h2load closes its connections with streams in flight when a timed run ends; the proxy
+    must abandon those upstream requests cleanly (no crash) and keep serving."""
+    port = h2_upstream.port if upstream_protocol == "HTTP2" else upstream.port
+    proxy = proxy_factory(_h2_config(port, h2_upstream=upstream_protocol == "HTTP2"))
+    for round_ in range(5):
+        clients = []
+        for _ in range(4):
+            client = H2Client(proxy.port())
+            for i in range(20):
+                client.start_request("GET", "/inflight%d?sleep=0.%d" % (i, round_ % 3))
+            clients.append(client)
+        time.sleep(0.05 * round_)
+        for client in clients:
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   b"\x01\x00\x00\x00\x00\x00\x00\x00")  # close with RST
+            client.close()
+    time.sleep(1.0)
+    _still_serving(proxy)
+    result = subprocess.run(["h2load", "-c16", "-m10", "-D", "2", proxy.url("/")],
+                            capture_output=True, text=True, timeout=60)
+    time.sleep(0.5)
+    assert proxy.process.poll() is None, "skiff-proxy exited %s after h2load -D stopped" % (
+        proxy.process.returncode)
+    assert " 0 failed" in result.stdout, result.stdout[-1500:]
+    _still_serving(proxy)
