@@ -62,10 +62,17 @@ TEST(FormatJsonLineTest, WholeLine) {
   EXPECT_EQ(formatJsonLine(sampleEntry()),
             "{\"time\":\"2026-11-22T01:02:03.456Z\",\"method\":\"GET\","
             "\"authority\":\"api.example.com\",\"path\":\"/v1/items?id=7\","
-            "\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes_received\":0,\"bytes_sent\":12,"
+            "\"protocol\":\"HTTP/1.1\",\"status\":200,\"grpc_status\":null,\"bytes_received\":0,"
+            "\"bytes_sent\":12,"
             "\"duration_ms\":1.234,\"upstream_cluster\":\"api\","
             "\"upstream_host\":\"10.0.0.7:8080\",\"flags\":\"-\",\"request_id\":\"b7c1\","
             "\"downstream_remote\":\"10.0.0.1:51234\"}\n");
+}
+
+TEST(FormatJsonLineTest, GrpcStatusWhenPresent) {
+  Entry e = sampleEntry();
+  e.grpc_status = 14;
+  EXPECT_NE(formatJsonLine(e).find("\"status\":200,\"grpc_status\":14,"), std::string::npos);
 }
 
 TEST(FormatJsonLineTest, TcpEntryWithEmptyFields) {
@@ -75,7 +82,8 @@ TEST(FormatJsonLineTest, TcpEntryWithEmptyFields) {
   e.flags = "UF,URX";
   EXPECT_EQ(formatJsonLine(e),
             "{\"time\":\"1970-01-01T00:00:00.000Z\",\"method\":\"\",\"authority\":\"\","
-            "\"path\":\"\",\"protocol\":\"TCP\",\"status\":0,\"bytes_received\":0,"
+            "\"path\":\"\",\"protocol\":\"TCP\",\"status\":0,\"grpc_status\":null,"
+            "\"bytes_received\":0,"
             "\"bytes_sent\":0,\"duration_ms\":0.000,\"upstream_cluster\":\"\","
             "\"upstream_host\":\"\",\"flags\":\"UF,URX\",\"request_id\":\"\","
             "\"downstream_remote\":\"\"}\n");

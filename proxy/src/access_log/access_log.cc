@@ -46,7 +46,9 @@ std::string formatJsonLine(const Entry& entry) {
   appendJsonString(out, entry.path);
   out += ",\"protocol\":";
   appendJsonString(out, entry.protocol);
-  absl::StrAppend(&out, ",\"status\":", entry.status, ",\"bytes_received\":", entry.bytes_received,
+  absl::StrAppend(&out, ",\"status\":", entry.status, ",\"grpc_status\":",
+                  entry.grpc_status < 0 ? std::string("null") : std::to_string(entry.grpc_status),
+                  ",\"bytes_received\":", entry.bytes_received,
                   ",\"bytes_sent\":", entry.bytes_sent,
                   ",\"duration_ms\":", formatDurationMs(entry.duration));
   out += ",\"upstream_cluster\":";

@@ -20,6 +20,7 @@ struct Entry {
   std::string authority;
   std::string path;
   int status = 0;  // 0 for TCP
+  int grpc_status = -1;  // the response's grpc-status; -1 when it had none
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
   std::chrono::microseconds duration{0};
@@ -31,7 +32,7 @@ struct Entry {
 };
 
 // {"time":"<RFC3339 UTC with ms>","method":...,"authority":...,"path":...,"protocol":...,
-//  "status":200,"bytes_received":0,"bytes_sent":12,"duration_ms":1.234,
+//  "status":200,"grpc_status":null or 14,"bytes_received":0,"bytes_sent":12,"duration_ms":1.234,
 //  "upstream_cluster":...,"upstream_host":...,"flags":"-" or the flags,"request_id":...,
 //  "downstream_remote":...}\n  with JSON string escaping: \" \\ \n \r \t, other control
 //  characters (and DEL) as \u00XX; valid UTF-8 passes through, each byte of an invalid

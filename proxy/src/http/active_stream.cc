@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "http/grpc.h"
@@ -50,6 +51,7 @@ void ActiveStream::decodeHead(RequestHead&& head, bool end_stream) {
   request_complete_ = end_stream;
   is_head_request_ = head.method == "HEAD";
   grpc_ = grpc::isGrpcRequest(head.headers);
+  config_.stats->requests_by_protocol[static_cast<size_t>(protocol_)]->inc();
 
   if (const std::string* id = head.headers.get("x-request-id")) {
     request_id_ = *id;
@@ -87,6 +89,7 @@ void ActiveStream::onUpstreamHead(ResponseHead&& head, bool end_stream) {
   if (complete_) return;
   status_ = head.status;
   response_started_ = true;
+  if (grpc_ && end_stream) noteGrpcStatus(head.headers);
   encoder_.encodeHead(head, end_stream);
   if (end_stream && head.status != 101) finish(false);
 }
@@ -100,6 +103,7 @@ void ActiveStream::onUpstreamData(Buffer& data, bool end_stream) {
 
 void ActiveStream::onUpstreamTrailers(HeaderMap&& trailers) {
   if (complete_) return;
+  if (grpc_) noteGrpcStatus(trailers);
   encoder_.encodeTrailers(trailers);
   finish(false);
 }
@@ -135,6 +139,7 @@ void ActiveStream::sendLocalReply(int status, absl::string_view flag, absl::stri
     status_ = 200;
     grpc::fillTrailersOnlyResponse(head, grpc::statusForLocalReply(status, flag), detail);
     head.headers.add("x-skiff-flags", std::string(flag));
+    noteGrpcStatus(head.headers);
     encoder_.encodeHead(head, true);
     finish(false);
     return;
@@ -157,6 +162,12 @@ void ActiveStream::sendLocalReply(int status, absl::string_view flag, absl::stri
   finish(false);
 }
 
+void ActiveStream::noteGrpcStatus(const HeaderMap& headers) {
+  const std::string* value = headers.get("grpc-status");
+  int code = 0;
+  if (value != nullptr && absl::SimpleAtoi(*value, &code) && code >= 0) grpc_status_ = code;
+}
+
 void ActiveStream::abort(absl::string_view flag) {
   if (complete_) return;
   flags_ = std::string(flag);
@@ -171,6 +182,9 @@ void ActiveStream::finish(bool reset) {
   // 499 (client closed request), as nginx counts a request the client abandoned.
   stats.requests_total.inc(status_ == 0 ? 499 : status_);
   stats.request_duration.record(secondsSince(start_));
+  if (grpc_status_ >= 0 && grpc_status_ < static_cast<int>(stats.grpc_responses.size())) {
+    stats.grpc_responses[grpc_status_]->inc();
+  }
   if (access_log::Logger* logger = worker_.accessLogger(config_.access_log)) {
     access_log::Entry entry;
     entry.start_time = start_time_;
@@ -179,6 +193,7 @@ void ActiveStream::finish(bool reset) {
     entry.authority = authority_;
     entry.path = path_;
     entry.status = status_;
+    entry.grpc_status = grpc_status_;
     entry.bytes_received = bytes_received_;
     entry.bytes_sent = bytes_sent_;
     entry.duration =

@@ -67,6 +67,7 @@ class ActiveStream : public router::RouterCallbacks {
 
  private:
   void finish(bool reset);
+  void noteGrpcStatus(const HeaderMap& headers);
 
   server::WorkerContext& worker_;
   const HttpListenerConfig& config_;
@@ -79,6 +80,7 @@ class ActiveStream : public router::RouterCallbacks {
   std::string method_, authority_, path_, request_id_, flags_;
   Protocol protocol_ = Protocol::kHttp11;
   int status_ = 0;
+  int grpc_status_ = -1;  // from the response's head (trailers-only) or trailers
   uint64_t bytes_received_ = 0;
   uint64_t bytes_sent_ = 0;
   bool is_head_request_ = false;

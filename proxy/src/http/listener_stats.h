@@ -2,6 +2,7 @@
 
 // The metrics of one listener (downstream side).
 
+#include <array>
 #include <string>
 
 #include "stats/stats.h"
@@ -17,10 +18,14 @@ struct ListenerStats {
   stats::Counter& bytes_received;
   stats::Counter& bytes_sent;
   stats::Counter& protocol_errors;
+  // Requests by protocol: HTTP/1.0, HTTP/1.1, HTTP/2 (http::Protocol order).
+  std::array<stats::Counter*, 3> requests_by_protocol{};
+  // gRPC responses by grpc-status, 0 to 16 (the codes gRPC defines).
+  std::array<stats::Counter*, 17> grpc_responses{};
 
   static ListenerStats create(stats::Registry& registry, const std::string& listener) {
     stats::Labels labels = {{"listener", listener}};
-    return ListenerStats{
+    ListenerStats stats{
         registry.counter("skiff_downstream_connections_total", "Downstream connections accepted.",
                          labels),
         registry.gauge("skiff_downstream_connections_active", "Open downstream connections.",
@@ -37,6 +42,18 @@ struct ListenerStats {
         registry.counter("skiff_downstream_protocol_errors_total",
                          "Downstream requests rejected as malformed.", labels),
     };
+    const char* protocols[] = {"HTTP/1.0", "HTTP/1.1", "HTTP/2"};
+    for (size_t i = 0; i < stats.requests_by_protocol.size(); ++i) {
+      stats.requests_by_protocol[i] = &registry.counter(
+          "skiff_downstream_requests_by_protocol_total", "Downstream requests, by protocol.",
+          {{"listener", listener}, {"protocol", protocols[i]}});
+    }
+    for (size_t code = 0; code < stats.grpc_responses.size(); ++code) {
+      stats.grpc_responses[code] = &registry.counter(
+          "skiff_downstream_grpc_responses_total", "gRPC responses, by grpc-status.",
+          {{"listener", listener}, {"grpc_status", std::to_string(code)}});
+    }
+    return stats;
   }
 };
 
