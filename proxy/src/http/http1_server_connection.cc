@@ -48,22 +48,10 @@ void removeHopByHopHeaders(HeaderMap& headers, bool keep_upgrade) {
 Http1ServerConnection::Http1ServerConnection(server::WorkerContext& worker,
                                              std::shared_ptr<const HttpListenerConfig> config,
                                              std::unique_ptr<net::Connection> connection)
-    : worker_(worker),
-      config_(std::move(config)),
-      stats_(*config_->stats),
-      connection_(std::move(connection)),
-      remote_ip_(connection_->remoteAddress().ip()),
-      remote_address_(connection_->remoteAddress().toString()),
-      decoder_(config_->limits, *this) {
-  stats_.connections_total.inc();
-  stats_.connections_active.add(1);
-}
+    : HttpServerConnectionBase(worker, std::move(config), std::move(connection)),
+      decoder_(config_->limits, *this) {}
 
-Http1ServerConnection::~Http1ServerConnection() {
-  stream_.reset();
-  connection_->setCallbacks(nullptr);
-  stats_.connections_active.sub(1);
-}
+Http1ServerConnection::~Http1ServerConnection() { stream_.reset(); }
 
 void Http1ServerConnection::start() {
   connection_->setCallbacks(this);
@@ -73,25 +61,18 @@ void Http1ServerConnection::start() {
   if (connection_->readBuffer().length() > 0) dispatch();
 }
 
-void Http1ServerConnection::armIdleTimer() {
-  if (config_->idle_timeout.count() == 0 || closed_) return;
-  if (!idle_timer_) {
-    idle_timer_ = worker_.dispatcher().createTimer(
-        [this] { closeConnection(net::Connection::CloseType::kFlushWrite); });
-  }
-  idle_timer_->enable(config_->idle_timeout);
+void Http1ServerConnection::onIdleTimeout() {
+  closeConnection(net::Connection::CloseType::kFlushWrite);
 }
 
 ActiveStream& Http1ServerConnection::newStream() {
-  if (idle_timer_) idle_timer_->disable();
+  disarmIdleTimer();
   stream_ = std::make_unique<ActiveStream>(worker_, *config_, *this, remote_ip_, remote_address_);
   return *stream_;
 }
 
 void Http1ServerConnection::onRead(Buffer& data, bool end_stream) {
-  uint64_t total = connection_->bytesRead();
-  stats_.bytes_received.inc(total - bytes_received_reported_);
-  bytes_received_reported_ = total;
+  countBytesReceived();
   if (tunnel_ && stream_) {
     stream_->decodeData(data, end_stream);
     return;
@@ -268,19 +249,8 @@ void Http1ServerConnection::write(Buffer& data) {
   connection_->write(data, false);
 }
 
-void Http1ServerConnection::closeConnection(net::Connection::CloseType type) {
-  if (closed_) return;
-  closed_ = true;
-  idle_timer_.reset();
-  connection_->close(type);
-}
-
 void Http1ServerConnection::onEvent(net::ConnectionEvent event) {
-  if (event != net::ConnectionEvent::kRemoteClose && event != net::ConnectionEvent::kLocalClose) {
-    return;
-  }
-  closed_ = true;
-  idle_timer_.reset();
+  if (!onClosedEvent(event)) return;
   if (stream_) stream_->abort(event == net::ConnectionEvent::kRemoteClose ? "DC" : "LR");
   worker_.onDownstreamClosed(*this);
 }

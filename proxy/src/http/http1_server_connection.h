@@ -10,14 +10,14 @@
 
 #include "http/active_stream.h"
 #include "http/http_listener_config.h"
+#include "http/http_server_connection_base.h"
 #include "http1/codec.h"
 #include "net/connection.h"
 #include "server/worker_context.h"
 
 namespace skiff::http {
 
-class Http1ServerConnection : public server::DownstreamConnection,
-                              public net::ConnectionCallbacks,
+class Http1ServerConnection : public HttpServerConnectionBase,
                               public http1::RequestDecoderCallbacks,
                               public ResponseEncoder {
  public:
@@ -53,20 +53,11 @@ class Http1ServerConnection : public server::DownstreamConnection,
   void dispatch();
   void onProtocolError(const http1::CodecError& error);
   void write(Buffer& data);
-  void closeConnection(net::Connection::CloseType type);
-  void armIdleTimer();
+  void onIdleTimeout() override;
 
-  server::WorkerContext& worker_;
-  std::shared_ptr<const HttpListenerConfig> config_;
-  ListenerStats& stats_;
-  std::unique_ptr<net::Connection> connection_;
-  const std::string remote_ip_;       // for x-forwarded-for
-  const std::string remote_address_;  // for the access log
   http1::RequestDecoder decoder_;
   Buffer encode_buffer_;  // scratch for encoding responses; keeps its storage between uses
   std::unique_ptr<ActiveStream> stream_;
-  std::unique_ptr<event::Timer> idle_timer_;
-  uint64_t bytes_received_reported_ = 0;
 
   // The current exchange, as HTTP/1 sees it.
   Protocol request_protocol_ = Protocol::kHttp11;
@@ -82,7 +73,6 @@ class Http1ServerConnection : public server::DownstreamConnection,
   bool next_message_pending_ = false;
   bool downstream_eof_ = false;
   bool draining_ = false;
-  bool closed_ = false;
 };
 
 }  // namespace skiff::http

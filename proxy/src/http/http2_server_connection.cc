@@ -113,22 +113,12 @@ http2::Http2Settings settingsFor(const HttpListenerConfig& config) {
 Http2ServerConnection::Http2ServerConnection(server::WorkerContext& worker,
                                              std::shared_ptr<const HttpListenerConfig> config,
                                              std::unique_ptr<net::Connection> connection)
-    : worker_(worker),
-      config_(std::move(config)),
-      stats_(*config_->stats),
-      connection_(std::move(connection)),
-      remote_ip_(connection_->remoteAddress().ip()),
-      remote_address_(connection_->remoteAddress().toString()),
-      codec_(settingsFor(*config_), *this) {
-  stats_.connections_total.inc();
-  stats_.connections_active.add(1);
-}
+    : HttpServerConnectionBase(worker, std::move(config), std::move(connection)),
+      codec_(settingsFor(*config_), *this) {}
 
 Http2ServerConnection::~Http2ServerConnection() {
   if (flush_scheduled_) worker_.dispatcher().cancelFlush(this);
   streams_.clear();
-  connection_->setCallbacks(nullptr);
-  stats_.connections_active.sub(1);
 }
 
 void Http2ServerConnection::start() {
@@ -140,22 +130,14 @@ void Http2ServerConnection::start() {
   if (early.length() > 0) onRead(early, false);
 }
 
-void Http2ServerConnection::armIdleTimer() {
-  if (config_->idle_timeout.count() == 0 || closed_) return;
-  if (!idle_timer_) {
-    idle_timer_ = worker_.dispatcher().createTimer([this] {
-      codec_.goAway(http2::kNoError, false);
-      flushDeferred();
-      closeConnection(net::Connection::CloseType::kFlushWrite);
-    });
-  }
-  idle_timer_->enable(config_->idle_timeout);
+void Http2ServerConnection::onIdleTimeout() {
+  codec_.goAway(http2::kNoError, false);
+  flushDeferred();
+  closeConnection(net::Connection::CloseType::kFlushWrite);
 }
 
 void Http2ServerConnection::onRead(Buffer& data, bool end_stream) {
-  uint64_t total = connection_->bytesRead();
-  stats_.bytes_received.inc(total - bytes_received_reported_);
-  bytes_received_reported_ = total;
+  countBytesReceived();
   absl::Status status = codec_.dispatch(data);
   data.clear();
   if (!status.ok()) {
@@ -172,7 +154,7 @@ void Http2ServerConnection::onRead(Buffer& data, bool end_stream) {
 
 void Http2ServerConnection::onRequestHead(int32_t stream_id, RequestHead&& head,
                                           bool end_stream) {
-  if (idle_timer_) idle_timer_->disable();
+  disarmIdleTimer();
   auto stream = std::make_unique<Stream>(*this, stream_id);
   Stream& ref = *stream;
   streams_[stream_id] = std::move(stream);
@@ -241,19 +223,8 @@ void Http2ServerConnection::flushDeferred() {
   }
 }
 
-void Http2ServerConnection::closeConnection(net::Connection::CloseType type) {
-  if (closed_) return;
-  closed_ = true;
-  idle_timer_.reset();
-  connection_->close(type);
-}
-
 void Http2ServerConnection::onEvent(net::ConnectionEvent event) {
-  if (event != net::ConnectionEvent::kRemoteClose && event != net::ConnectionEvent::kLocalClose) {
-    return;
-  }
-  closed_ = true;
-  idle_timer_.reset();
+  if (!onClosedEvent(event)) return;
   // Aborting a stream removes it from the map: walk a copy of the ids.
   std::vector<int32_t> ids;
   for (const auto& [id, stream] : streams_) ids.push_back(id);

@@ -11,14 +11,14 @@
 #include "event/dispatcher.h"
 #include "http/active_stream.h"
 #include "http/http_listener_config.h"
+#include "http/http_server_connection_base.h"
 #include "http2/codec.h"
 #include "net/connection.h"
 #include "server/worker_context.h"
 
 namespace skiff::http {
 
-class Http2ServerConnection : public server::DownstreamConnection,
-                              public net::ConnectionCallbacks,
+class Http2ServerConnection : public HttpServerConnectionBase,
                               public http2::ServerCodecCallbacks,
                               public event::DeferredFlush {
  public:
@@ -52,23 +52,13 @@ class Http2ServerConnection : public server::DownstreamConnection,
   class Stream;
   void scheduleFlush();
   void removeStream(int32_t stream_id);
-  void closeConnection(net::Connection::CloseType type);
-  void armIdleTimer();
+  void onIdleTimeout() override;
 
-  server::WorkerContext& worker_;
-  std::shared_ptr<const HttpListenerConfig> config_;
-  ListenerStats& stats_;
-  std::unique_ptr<net::Connection> connection_;
-  const std::string remote_ip_;
-  const std::string remote_address_;
   http2::ServerCodec codec_;
   absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
   Buffer out_;
-  std::unique_ptr<event::Timer> idle_timer_;
-  uint64_t bytes_received_reported_ = 0;
   bool flush_scheduled_ = false;
   bool draining_ = false;
-  bool closed_ = false;
 };
 
 }  // namespace skiff::http
