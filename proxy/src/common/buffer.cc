@@ -9,7 +9,7 @@ Buffer::Slice& Buffer::tailWithRoom(size_t size) {
   if (slices_.empty() || slices_.back().room() < std::min(size, kSliceSize / 4) ||
       slices_.back().room() == 0) {
     Slice slice;
-    slice.capacity = std::max(size, kSliceSize);
+    slice.capacity = std::max(size, length_ == 0 ? kSmallSliceSize : kSliceSize);
     slice.storage.reset(new char[slice.capacity]);
     slices_.push_back(std::move(slice));
   }

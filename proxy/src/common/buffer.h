@@ -18,6 +18,9 @@ namespace skiff {
 class Buffer {
  public:
   static constexpr size_t kSliceSize = 16 * 1024;
+  // The first slice of an empty buffer that is written with add(): most messages that go through
+  // a fresh buffer (a head, a small body) fit, and a small malloc is much cheaper than 16 KiB.
+  static constexpr size_t kSmallSliceSize = 1024;
 
   Buffer() = default;
   Buffer(const Buffer&) = delete;
