@@ -145,9 +145,14 @@ void Dispatcher::scheduleDeferredDelete() {
 void Dispatcher::clearDeferred() {
   // Destructors may defer more objects; keep going until none are left.
   while (!deferred_.empty()) {
-    std::vector<std::shared_ptr<void>> doomed;
+    std::vector<Deferred> doomed;
     doomed.swap(deferred_);
-    doomed.clear();
+    for (const Deferred& d : doomed) d.destroy(d.object);
+    // Keep the larger vector's storage for the next round.
+    if (deferred_.empty() && doomed.capacity() > deferred_.capacity()) {
+      doomed.clear();
+      deferred_.swap(doomed);
+    }
   }
 }
 

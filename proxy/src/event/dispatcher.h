@@ -72,7 +72,9 @@ class Dispatcher {
   // inside one of its callbacks.
   template <class T>
   void deferredDelete(std::unique_ptr<T> object) {
-    deferred_.push_back(std::shared_ptr<void>(std::move(object)));
+    if (!object) return;
+    // A raw pointer and its deleter: no allocation per deferred object.
+    deferred_.push_back({object.release(), [](void* p) { delete static_cast<T*>(p); }});
     scheduleDeferredDelete();
   }
 
@@ -95,7 +97,11 @@ class Dispatcher {
   bool flush_check_active_ = false;
   std::mutex post_mutex_;
   std::vector<std::function<void()>> posted_;
-  std::vector<std::shared_ptr<void>> deferred_;
+  struct Deferred {
+    void* object;
+    void (*destroy)(void*);
+  };
+  std::vector<Deferred> deferred_;
   bool deferred_scheduled_ = false;
   uv_thread_t thread_id_{};
   bool running_ = false;

@@ -11,15 +11,20 @@ namespace skiff::http {
 namespace {
 
 std::string generateRequestId(Random& random) {
-  // RFC 4122 version 4 UUID.
+  // RFC 4122 version 4 UUID, written straight into its final string.
   uint64_t high = random.next();
   uint64_t low = random.next();
   high = (high & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   low = (low & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  std::string hex =
-      absl::StrCat(absl::Hex(high, absl::kZeroPad16), absl::Hex(low, absl::kZeroPad16));
-  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
-                      hex.substr(16, 4), "-", hex.substr(20, 12));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  int pos = 0;
+  for (int nibble = 0; nibble < 32; ++nibble) {
+    if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
+    uint64_t word = nibble < 16 ? high : low;
+    id[pos++] = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xf];
+  }
+  return id;
 }
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
