@@ -7,10 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 
 namespace skiff {
@@ -69,9 +69,50 @@ class Buffer {
     size_t room() const { return capacity - end; }
     char* data() const { return storage.get() + start; }
   };
+  // A queue of slices with no allocation for the first few: many Buffers are short-lived
+  // temporaries (std::deque would allocate twice even for an empty one).
+  class SliceQueue {
+   public:
+    bool empty() const { return head_ == items_.size(); }
+    size_t size() const { return items_.size() - head_; }
+    Slice& front() { return items_[head_]; }
+    Slice& back() { return items_.back(); }
+    const Slice& operator[](size_t i) const { return items_[head_ + i]; }
+    void push_back(Slice&& slice) { items_.push_back(std::move(slice)); }
+    void push_front(Slice&& slice) {
+      if (head_ > 0) {
+        items_[--head_] = std::move(slice);
+      } else {
+        items_.insert(items_.begin(), std::move(slice));
+      }
+    }
+    void pop_front() {
+      items_[head_] = Slice();
+      if (++head_ == items_.size()) {
+        clear();
+      } else if (head_ >= 16 && head_ * 2 >= items_.size()) {
+        // Reclaim the consumed prefix now and then, so a long-lived buffer stays compact.
+        items_.erase(items_.begin(), items_.begin() + head_);
+        head_ = 0;
+      }
+    }
+    void clear() {
+      items_.clear();
+      head_ = 0;
+    }
+    Slice* begin() { return items_.data() + head_; }
+    Slice* end() { return items_.data() + items_.size(); }
+    const Slice* begin() const { return items_.data() + head_; }
+    const Slice* end() const { return items_.data() + items_.size(); }
+
+   private:
+    absl::InlinedVector<Slice, 4> items_;
+    size_t head_ = 0;
+  };
+
   Slice& tailWithRoom(size_t size);
 
-  std::deque<Slice> slices_;
+  SliceQueue slices_;
   size_t length_ = 0;
 };
 
