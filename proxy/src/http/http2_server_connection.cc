@@ -45,7 +45,7 @@ class Http2ServerConnection::Stream : public ResponseEncoder {
   void encodeData(Buffer& data, bool end_stream) override {
     parent_.codec_.encodeData(id_, data, end_stream);
     parent_.scheduleFlush();
-    if (!write_blocked_ && parent_.codec_.bufferedBytes(id_) > kStreamBufferLimit) {
+    if (!write_blocked_ && parent_.codec_.bufferedBytes(id_) > parent_.stream_buffer_limit_) {
       write_blocked_ = true;
       active_.onDownstreamWriteBlocked(true);
     }
@@ -79,9 +79,6 @@ class Http2ServerConnection::Stream : public ResponseEncoder {
   }
 
  private:
-  // Matches the codec's default stream_buffer_limit: beyond it the upstream is paused.
-  static constexpr size_t kStreamBufferLimit = 1024 * 1024;
-
   Http2ServerConnection& parent_;
   int32_t id_;
   ActiveStream active_;
@@ -114,6 +111,7 @@ Http2ServerConnection::Http2ServerConnection(server::WorkerContext& worker,
                                              std::shared_ptr<const HttpListenerConfig> config,
                                              std::unique_ptr<net::Connection> connection)
     : HttpServerConnectionBase(worker, std::move(config), std::move(connection)),
+      stream_buffer_limit_(settingsFor(*config_).stream_buffer_limit),
       codec_(settingsFor(*config_), *this) {}
 
 Http2ServerConnection::~Http2ServerConnection() {

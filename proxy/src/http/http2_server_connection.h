@@ -54,6 +54,9 @@ class Http2ServerConnection : public HttpServerConnectionBase,
   void removeStream(int32_t stream_id);
   void onIdleTimeout() override;
 
+  // Queued response bytes past which a stream pauses its upstream (the codec's own threshold,
+  // which also drives onStreamWritable).
+  const size_t stream_buffer_limit_;
   http2::ServerCodec codec_;
   absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
   Buffer out_;

@@ -87,32 +87,17 @@ void Worker::startSession(const WorkerListener& listener, DetectedProtocol proto
     if (listener.http->codec_type == CodecType::HTTP2) protocol = DetectedProtocol::kHttp2;
   }
   switch (protocol) {
-    case DetectedProtocol::kHttp1: {
-      auto session = std::make_unique<http::Http1ServerConnection>(*this, listener.http,
-                                                                   std::move(c));
-      auto& ref = *session;
-      adopt(std::move(session));
-      ref.start();
+    case DetectedProtocol::kHttp1:
+      adoptAndStart<http::Http1ServerConnection>(listener.http, std::move(c));
       return;
-    }
-    case DetectedProtocol::kHttp2: {
-      auto session = std::make_unique<http::Http2ServerConnection>(*this, listener.http,
-                                                                   std::move(c));
-      auto& ref = *session;
-      adopt(std::move(session));
-      ref.start();
+    case DetectedProtocol::kHttp2:
+      adoptAndStart<http::Http2ServerConnection>(listener.http, std::move(c));
       return;
-    }
     case DetectedProtocol::kTcp:
-    case DetectedProtocol::kNeedMoreBytes: {
-      const auto& tcp = listener.tcp ? listener.tcp : listener.tcp_fallback;
-      auto session = std::make_unique<filters::TcpProxySession>(*this, tcp, std::move(c));
-      auto& ref = *session;
-      // start() may finish the session at once (no host): register it first.
-      adopt(std::move(session));
-      ref.start();
+    case DetectedProtocol::kNeedMoreBytes:
+      adoptAndStart<filters::TcpProxySession>(listener.tcp ? listener.tcp : listener.tcp_fallback,
+                                              std::move(c));
       return;
-    }
   }
 }
 

@@ -60,6 +60,14 @@ class Worker : public WorkerContext {
   void startSession(const WorkerListener& listener, DetectedProtocol protocol,
                     std::unique_ptr<net::Connection> connection);
   void adopt(std::unique_ptr<DownstreamConnection> session);
+  // Registers the session before starting it: start() may already end it.
+  template <class Session, class Config>
+  void adoptAndStart(const Config& config, std::unique_ptr<net::Connection> connection) {
+    auto session = std::make_unique<Session>(*this, config, std::move(connection));
+    Session& started = *session;
+    adopt(std::move(session));
+    started.start();
+  }
   void flushAccessLogs();
 
   int index_;

@@ -142,7 +142,8 @@ class Http2UpstreamRequest : public UpstreamRequest {
     }
     connection_->codec().encodeData(id_, data, end_stream);
     connection_->scheduleFlush();
-    if (!write_blocked_ && connection_->codec().bufferedBytes(id_) > kStreamBufferLimit) {
+    if (!write_blocked_ &&
+        connection_->codec().bufferedBytes(id_) > pool_->settings().stream_buffer_limit) {
       write_blocked_ = true;
       if (callbacks_ != nullptr) callbacks_->onAboveWriteBufferHighWatermark();
     }
@@ -195,9 +196,6 @@ class Http2UpstreamRequest : public UpstreamRequest {
   }
 
  private:
-  // Matches the codec's stream_buffer_limit: beyond it the request body source is paused.
-  static constexpr size_t kStreamBufferLimit = 1024 * 1024;
-
   bool live() const { return connection_ != nullptr && id_ > 0; }
 
   void finish(bool reset) {

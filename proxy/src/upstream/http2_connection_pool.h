@@ -29,6 +29,8 @@ class Http2ConnectionPool : public ConnectionPool,
   void cancel(Pending* pending) override;
   void drain() override;
 
+  const http2::Http2Settings& settings() const { return settings_; }
+
   // From connections.
   void onConnected(Connection& connection);
   void onConnectFailed(Connection& connection, bool timed_out);
