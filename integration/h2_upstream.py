@@ -6,7 +6,9 @@ H2EchoServer   an HTTP/2 upstream that behaves like upstreams.EchoHTTPServer: ev
                sha256, "protocol": "HTTP/2"), and the same query parameters change it:
                    sleep=SECONDS, status=CODE, size=N (pattern body), set_header=K:V,
                    read_delay_ms=MS (consume the request body slowly: the receive window
-                   reopens only as the body is consumed), trailer=K:V (send trailers)
+                   reopens only as the body is consumed), trailer=K:V (send trailers),
+                   goaway=1 (send a graceful GOAWAY on this connection first: streams up to
+                   this one are still answered, newer ones must go elsewhere)
                Streams are served concurrently (one thread per stream); it records
                connections, requests, concurrency and the streams the peer reset.
 H2Client       a small blocking HTTP/2 client with flow control, for tests that need more than
@@ -57,6 +59,8 @@ class _H2ServerConnection:
         config = h2.config.H2Configuration(client_side=False, header_encoding=None,
                                            validate_inbound_headers=False)
         self.conn = h2.connection.H2Connection(config=config)
+        # After our own GOAWAY the streams it covers still get their answers.
+        self.conn.state_machine = _GoAwayTolerantStateMachine()
         self.cond = threading.Condition()
         self.streams = {}
         self.closed = False
@@ -157,6 +161,10 @@ class _H2ServerConnection:
             values = query.get(name)
             return values[0] if values else default
 
+        if q("goaway"):
+            with self.cond:
+                self.conn.close_connection(error_code=0)
+                self._flush()
         read_delay = float(q("read_delay_ms", "0")) / 1000.0
         digest = hashlib.sha256()
         length = 0
@@ -348,6 +356,16 @@ class H2Response:
     def __repr__(self):
         return "H2Response(stream %d, status %s, reset %s, %r, %r)" % (
             self.stream_id, self.status, self.reset_code, self.headers, bytes(self.body[:200]))
+
+
+class _GoAwayTolerantStateMachine(h2.connection.H2ConnectionStateMachine):
+    """python-h2 closes the connection state once it sends GOAWAY; a graceful server still
+    answers the streams the GOAWAY covers."""
+
+    def process_input(self, input_):
+        if input_ == h2.connection.ConnectionInputs.SEND_GOAWAY:
+            return []
+        return super().process_input(input_)
 
 
 class _DrainTolerantStateMachine(h2.connection.H2ConnectionStateMachine):

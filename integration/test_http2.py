@@ -267,6 +267,38 @@ def test_h2_client_reset_cancels_upstream_stream(h2_target, h2_upstream):
         assert client.request("GET", "/next").status == 200
 
 
+def test_upstream_goaway_lets_streams_finish_and_moves_new_requests(h2_proxy, h2_upstream):
+    """The upstream sends a graceful GOAWAY while a slow stream is in flight on the same
+    connection: that stream still completes there, and the next request goes to a new
+    connection instead of being refused."""
+    import http.client
+    import threading
+
+    def get(path):
+        conn = http.client.HTTPConnection("127.0.0.1", h2_proxy.port(), timeout=10)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            conn.close()
+
+    slow = {}
+    thread = threading.Thread(target=lambda: slow.update(result=get("/slow?sleep=0.7")))
+    thread.start()
+    assert _wait(lambda: h2_upstream.active == 1)
+    status, bye = get("/bye?goaway=1")
+    assert status == 200, bye
+    thread.join(10)
+    slow_status, slow_body = slow["result"]
+    assert slow_status == 200
+    assert slow_body["connection"] == bye["connection"], (slow_body, bye)
+    status, after = get("/after")
+    assert status == 200
+    assert after["connection"] != bye["connection"], (after, bye)
+    assert h2_proxy.metric("skiff_upstream_connections_total", cluster="backend") >= 2
+
+
 def test_upstream_h2_pool_multiplexes_http1_clients(h2_proxy, h2_upstream):
     """50 concurrent HTTP/1.1 clients become streams on few upstream HTTP/2 connections."""
     results = []
