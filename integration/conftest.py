@@ -29,32 +29,30 @@ def _failed(request):
     return False
 
 
-@pytest.fixture
-def http_upstream_factory():
+def _started_servers(start):
+    """Fixture body: yields a factory that starts a server with `start(...)`; every server it
+    started is stopped when the test ends."""
     servers = []
 
-    def make(name="echo"):
-        server = upstreams.EchoHTTPServer(name=name).start()
+    def make(*args, **kwargs):
+        server = start(*args, **kwargs)
         servers.append(server)
         return server
 
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def http_upstream_factory():
+    yield from _started_servers(lambda name="echo": upstreams.EchoHTTPServer(name=name).start())
 
 
 @pytest.fixture
 def tcp_upstream_factory():
-    servers = []
-
-    def make(mode="echo", size=0):
-        server = upstreams.TcpServer(mode=mode, size=size).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+    yield from _started_servers(
+        lambda mode="echo", size=0: upstreams.TcpServer(mode=mode, size=size).start())
 
 
 @pytest.fixture
@@ -105,16 +103,8 @@ def proxy(proxy_factory, upstream):
 @pytest.fixture
 def h2_upstream_factory():
     import h2_upstream
-    servers = []
-
-    def make(name="h2echo", **kwargs):
-        server = h2_upstream.H2EchoServer(name=name, **kwargs).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+    yield from _started_servers(
+        lambda name="h2echo", **kwargs: h2_upstream.H2EchoServer(name=name, **kwargs).start())
 
 
 @pytest.fixture
@@ -125,16 +115,7 @@ def h2_upstream(h2_upstream_factory):
 @pytest.fixture
 def grpc_server_factory():
     import grpc_service
-    servers = []
-
-    def make(**kwargs):
-        server = grpc_service.GrpcTestServer(**kwargs).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+    yield from _started_servers(lambda **kwargs: grpc_service.GrpcTestServer(**kwargs).start())
 
 
 @pytest.fixture
