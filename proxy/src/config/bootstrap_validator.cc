@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -38,39 +39,101 @@ std::string hostPort(const std::string& address, uint32_t port) {
   return absl::StrCat(address, ":", port);
 }
 
+// "host:port" with a port 1..65535; the host is a DNS name, an IPv4 literal or "[IPv6]".
+std::string checkHostPort(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (text.empty()) return "required (\"host:port\", e.g. \"127.0.0.1:15010\")";
+  if (colon == std::string::npos || colon == 0) {
+    return absl::StrFormat("\"%s\" is not \"host:port\"", absl::Utf8SafeCHexEscape(text));
+  }
+  std::string host = text.substr(0, colon);
+  const std::string port_text = text.substr(colon + 1);
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(port_text, &port) || port == 0 || port > 65535 ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(port_text[0]))) {
+    return absl::StrFormat("\"%s\": the port must be 1 to 65535", absl::Utf8SafeCHexEscape(text));
+  }
+  if (host.front() == '[' && host.back() == ']' && host.size() > 2) {
+    std::string inner = host.substr(1, host.size() - 2);
+    if (inner.find(':') != std::string::npos && internal::parseIpLiteral(inner)) return "";
+    return absl::StrFormat("\"%s\": invalid IPv6 address in brackets",
+                           absl::Utf8SafeCHexEscape(text));
+  }
+  if (std::string reason = internal::checkHostName(host); !reason.empty()) {
+    return absl::StrFormat("\"%s\": %s", absl::Utf8SafeCHexEscape(text), reason);
+  }
+  return "";
+}
+
+// One validator for the static bootstrap and for resources that arrive on the discovery
+// stream. The difference: a dynamic resource's cluster references are not checked (the
+// referenced cluster may come later or never: a request then gets 503 NC, as in Envoy).
 class Validator {
  public:
-  explicit Validator(const v1::Bootstrap& bootstrap) : bootstrap_(bootstrap) {}
+  // Static: references must name a cluster of `known_clusters`.
+  explicit Validator(std::set<std::string> known_clusters)
+      : cluster_names_(std::move(known_clusters)), check_cluster_references_(true) {}
+  // Dynamic: references are not checked.
+  Validator() : check_cluster_references_(false) {}
 
-  absl::Status run() {
-    for (const v1::Cluster& cluster : bootstrap_.static_resources().clusters()) {
-      cluster_names_.insert(cluster.name());
+  absl::Status run(const v1::Bootstrap& bootstrap) {
+    admin(bootstrap);
+    if (bootstrap.has_drain_timeout()) {
+      duration(bootstrap.drain_timeout(), "drain_timeout", /*must_be_positive=*/false);
     }
-    admin();
-    if (bootstrap_.has_drain_timeout()) {
-      duration(bootstrap_.drain_timeout(), "drain_timeout", /*must_be_positive=*/false);
-    }
+    dynamic_resources_ = bootstrap.has_dynamic_resources();
+    if (bootstrap.has_dynamic_resources()) dynamicResources(bootstrap);
     const std::string listeners = "static_resources.listeners";
-    for (int i = 0; i < bootstrap_.static_resources().listeners_size(); ++i) {
-      listener(bootstrap_.static_resources().listeners(i), indexPath(listeners, i));
+    for (int i = 0; i < bootstrap.static_resources().listeners_size(); ++i) {
+      listener(bootstrap.static_resources().listeners(i), indexPath(listeners, i));
     }
     const std::string clusters = "static_resources.clusters";
-    for (int i = 0; i < bootstrap_.static_resources().clusters_size(); ++i) {
-      cluster(bootstrap_.static_resources().clusters(i), indexPath(clusters, i));
+    for (int i = 0; i < bootstrap.static_resources().clusters_size(); ++i) {
+      cluster(bootstrap.static_resources().clusters(i), indexPath(clusters, i));
     }
+    return result("");
+  }
+
+  // One resource from the discovery stream; paths start inside the resource.
+  absl::Status runListener(const v1::Listener& resource) {
+    listener(resource, "");
+    return result(absl::StrFormat("listener \"%s\": ", absl::Utf8SafeCHexEscape(resource.name())));
+  }
+  absl::Status runRouteConfiguration(const v1::RouteConfiguration& resource) {
+    if (resource.name().empty()) add("name", "required (the name listeners use in http.rds)");
+    routeConfig(resource, "");
+    return result(absl::StrFormat("route configuration \"%s\": ",
+                                  absl::Utf8SafeCHexEscape(resource.name())));
+  }
+  absl::Status runCluster(const v1::Cluster& resource) {
+    dynamic_resources_ = true;
+    cluster(resource, "");
+    return result(absl::StrFormat("cluster \"%s\": ", absl::Utf8SafeCHexEscape(resource.name())));
+  }
+  absl::Status runClusterLoadAssignment(const v1::ClusterLoadAssignment& resource) {
+    if (resource.cluster_name().empty()) {
+      add("cluster_name", "required (the name of the EDS cluster these endpoints belong to)");
+    }
+    endpoints(resource.endpoints(), v1::Cluster::STATIC, "endpoints", /*required=*/false);
+    return result(absl::StrFormat("cluster load assignment \"%s\": ",
+                                  absl::Utf8SafeCHexEscape(resource.cluster_name())));
+  }
+
+ private:
+  absl::Status result(const std::string& prefix) {
     if (errors_.empty()) return absl::OkStatus();
-    std::string message = absl::StrJoin(errors_, "; ");
+    std::string message = absl::StrCat(prefix, absl::StrJoin(errors_, "; "));
     if (dropped_ > 0) absl::StrAppend(&message, "; and ", dropped_, " more errors");
     return absl::InvalidArgumentError(message);
   }
 
- private:
   void add(const std::string& path, absl::string_view reason) {
     if (errors_.size() >= kMaxErrors) {
       ++dropped_;
       return;
     }
-    errors_.push_back(absl::StrCat(path, ": ", reason));
+    // A whole resource at fault (no handler, say) has no path inside it.
+    errors_.push_back(path.empty() ? std::string(reason) : absl::StrCat(path, ": ", reason));
   }
 
   void duration(const google::protobuf::Duration& value, const std::string& path,
@@ -110,14 +173,34 @@ class Validator {
     return absl::StrCat(ip_key, "/", address.port());
   }
 
-  void admin() {
-    if (!bootstrap_.has_admin() || !bootstrap_.admin().has_address()) {
+  void dynamicResources(const v1::Bootstrap& bootstrap) {
+    if (bootstrap.node().id().empty()) {
+      add("node.id", "required with dynamic_resources (this proxy's unique name, e.g. the pod)");
+    }
+    const v1::DynamicResources& dynamic = bootstrap.dynamic_resources();
+    if (std::string reason = checkHostPort(dynamic.ads_address()); !reason.empty()) {
+      add("dynamic_resources.ads_address", reason);
+    }
+    if (dynamic.has_initial_fetch_timeout()) {
+      duration(dynamic.initial_fetch_timeout(), "dynamic_resources.initial_fetch_timeout", false);
+    }
+    if (dynamic.has_reconnect_base_interval()) {
+      duration(dynamic.reconnect_base_interval(), "dynamic_resources.reconnect_base_interval",
+               true);
+    }
+    if (dynamic.has_reconnect_max_interval()) {
+      duration(dynamic.reconnect_max_interval(), "dynamic_resources.reconnect_max_interval", true);
+    }
+  }
+
+  void admin(const v1::Bootstrap& bootstrap) {
+    if (!bootstrap.has_admin() || !bootstrap.admin().has_address()) {
       std::string ip_key;
       internal::parseIpLiteral(kDefaultAdminAddress, &ip_key);
       admin_key_ = absl::StrCat(ip_key, "/", kDefaultAdminPort);
       return;
     }
-    const v1::SocketAddress& address = bootstrap_.admin().address();
+    const v1::SocketAddress& address = bootstrap.admin().address();
     admin_key_ = socketAddress(address, "admin.address");
     if (address.port() == 0) admin_key_.clear();  // the kernel picks a free port
   }
@@ -182,7 +265,7 @@ class Validator {
   void clusterReference(const std::string& name, const std::string& path) {
     if (name.empty()) {
       add(path, "required (the name of a cluster)");
-    } else if (cluster_names_.count(name) == 0) {
+    } else if (check_cluster_references_ && cluster_names_.count(name) == 0) {
       add(path, absl::StrFormat("unknown cluster \"%s\"", absl::Utf8SafeCHexEscape(name)));
     }
   }
@@ -202,7 +285,15 @@ class Validator {
           absl::StrFormat("%d is too large (at most %d)", http.max_request_headers_kb(),
                           kMaxRequestHeadersKbLimit));
     }
-    routeConfig(http.route_config(), fieldPath(path, "route_config"));
+    if (http.has_rds()) {
+      // The route configuration arrives on the stream; until it does the listener is warming.
+      if (http.rds().route_config_name().empty()) {
+        add(fieldPath(path, "rds.route_config_name"),
+            "required (the name of a RouteConfiguration resource)");
+      }
+    } else {
+      routeConfig(http.route_config(), fieldPath(path, "route_config"));
+    }
     if (http.has_http2()) http2Options(http.http2(), fieldPath(path, "http2"));
   }
 
@@ -429,34 +520,17 @@ class Validator {
       http2Options(cluster.http2(), fieldPath(path, "http2"));
     }
     const std::string endpoints_path = fieldPath(path, "endpoints");
-    if (cluster.endpoints_size() == 0) add(endpoints_path, "at least one endpoint is required");
-    for (int i = 0; i < cluster.endpoints_size(); ++i) {
-      const std::string entry = indexPath(endpoints_path, i);
-      const v1::Endpoint& endpoint = cluster.endpoints(i);
-      const std::string address_path = fieldPath(entry, "address");
-      if (!endpoint.has_address()) {
-        add(address_path, "required (host and port of the upstream)");
-        continue;
+    if (cluster.type() == v1::Cluster::EDS) {
+      if (!dynamic_resources_) {
+        add(fieldPath(path, "type"), "EDS needs dynamic_resources (endpoints come from the "
+                                     "discovery stream)");
       }
-      const std::string& host = endpoint.address().address();
-      const std::string host_path = fieldPath(address_path, "address");
-      if (cluster.type() == v1::Cluster::STATIC) {
-        if (host.empty()) {
-          add(host_path, "required (an IP address)");
-        } else if (!internal::parseIpLiteral(host)) {
-          add(host_path, absl::StrFormat("\"%s\" is not an IP address (use type: STRICT_DNS for "
-                                         "host names)",
-                                         absl::Utf8SafeCHexEscape(host)));
-        }
-      } else if (std::string reason = internal::checkHostName(host); !reason.empty()) {
-        add(host_path, reason);
+      if (cluster.endpoints_size() > 0) {
+        add(endpoints_path, "must be empty for type EDS (endpoints arrive as the "
+                            "ClusterLoadAssignment named like the cluster)");
       }
-      const uint32_t port = endpoint.address().port();
-      if (port == 0 || port > 65535) {
-        add(fieldPath(address_path, "port"),
-            port == 0 ? std::string("required (1 to 65535)")
-                      : absl::StrFormat("%d is out of range (1 to 65535)", port));
-      }
+    } else {
+      endpoints(cluster.endpoints(), cluster.type(), endpoints_path, /*required=*/true);
     }
     if (cluster.has_connect_timeout()) {
       duration(cluster.connect_timeout(), fieldPath(path, "connect_timeout"), true);
@@ -475,8 +549,43 @@ class Validator {
     }
   }
 
-  const v1::Bootstrap& bootstrap_;
+  void endpoints(const google::protobuf::RepeatedPtrField<v1::Endpoint>& list,
+                 v1::Cluster::DiscoveryType type, const std::string& endpoints_path,
+                 bool required) {
+    if (required && list.empty()) add(endpoints_path, "at least one endpoint is required");
+    for (int i = 0; i < list.size(); ++i) {
+      const std::string entry = indexPath(endpoints_path, i);
+      const v1::Endpoint& endpoint = list[i];
+      const std::string address_path = fieldPath(entry, "address");
+      if (!endpoint.has_address()) {
+        add(address_path, "required (host and port of the upstream)");
+        continue;
+      }
+      const std::string& host = endpoint.address().address();
+      const std::string host_path = fieldPath(address_path, "address");
+      if (type != v1::Cluster::STRICT_DNS) {
+        if (host.empty()) {
+          add(host_path, "required (an IP address)");
+        } else if (!internal::parseIpLiteral(host)) {
+          add(host_path, absl::StrFormat("\"%s\" is not an IP address (use type: STRICT_DNS for "
+                                         "host names)",
+                                         absl::Utf8SafeCHexEscape(host)));
+        }
+      } else if (std::string reason = internal::checkHostName(host); !reason.empty()) {
+        add(host_path, reason);
+      }
+      const uint32_t port = endpoint.address().port();
+      if (port == 0 || port > 65535) {
+        add(fieldPath(address_path, "port"),
+            port == 0 ? std::string("required (1 to 65535)")
+                      : absl::StrFormat("%d is out of range (1 to 65535)", port));
+      }
+    }
+  }
+
   std::set<std::string> cluster_names_;
+  const bool check_cluster_references_;
+  bool dynamic_resources_ = false;
   std::map<std::string, std::string> listener_names_;   // name -> path
   std::map<std::string, std::string> seen_clusters_;    // name -> path
   std::map<std::string, std::string> bound_addresses_;  // ip/port -> listener path
@@ -488,7 +597,27 @@ class Validator {
 }  // namespace
 
 absl::Status validateBootstrap(const v1::Bootstrap& bootstrap) {
-  return Validator(bootstrap).run();
+  std::set<std::string> cluster_names;
+  for (const v1::Cluster& cluster : bootstrap.static_resources().clusters()) {
+    cluster_names.insert(cluster.name());
+  }
+  return Validator(std::move(cluster_names)).run(bootstrap);
+}
+
+absl::Status validateListenerResource(const v1::Listener& listener) {
+  return Validator().runListener(listener);
+}
+
+absl::Status validateRouteConfigurationResource(const v1::RouteConfiguration& routes) {
+  return Validator().runRouteConfiguration(routes);
+}
+
+absl::Status validateClusterResource(const v1::Cluster& cluster) {
+  return Validator().runCluster(cluster);
+}
+
+absl::Status validateClusterLoadAssignmentResource(const v1::ClusterLoadAssignment& assignment) {
+  return Validator().runClusterLoadAssignment(assignment);
 }
 
 }  // namespace skiff::config
