@@ -1,0 +1,312 @@
+// Mesh → per-proxy resources. Names: clusters "inbound|S", "outbound|T", "outbound|T|V";
+// route configurations and listeners "inbound" and "outbound".
+
+#include "translator.h"
+
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/hash.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "mesh_loader.h"
+#include "skiff/config/v1/cluster.pb.h"
+#include "skiff/config/v1/listener.pb.h"
+#include "skiff/config/v1/route.pb.h"
+
+namespace skiff::control {
+namespace {
+
+using config::v1::Cluster;
+using config::v1::ClusterLoadAssignment;
+using config::v1::Listener;
+using config::v1::RouteConfiguration;
+
+// Protobuf leaves map order to the implementation unless asked; versions must not depend on it.
+std::string deterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+uint32_t firstSet(uint32_t preferred, uint32_t fallback, uint32_t otherwise) {
+  if (preferred != 0) return preferred;
+  if (fallback != 0) return fallback;
+  return otherwise;
+}
+
+struct Resolved {
+  const mesh::v1::Workload* workload = nullptr;
+  const mesh::v1::Instance* instance = nullptr;
+};
+
+Resolved resolve(const mesh::v1::MeshFile& mesh, const config::v1::Node& node) {
+  Resolved resolved;
+  for (const mesh::v1::Workload& workload : mesh.workloads()) {
+    for (const mesh::v1::Instance& instance : workload.instances()) {
+      if (!node.id().empty() && instance.node() == node.id()) return {&workload, &instance};
+    }
+  }
+  for (const mesh::v1::Workload& workload : mesh.workloads()) {
+    if (!node.workload().empty() && workload.name() == node.workload()) {
+      resolved.workload = &workload;
+    }
+  }
+  return resolved;
+}
+
+const mesh::v1::Service* findService(const mesh::v1::MeshFile& mesh, const std::string& name) {
+  for (const mesh::v1::Service& service : mesh.services()) {
+    if (service.name() == name) return &service;
+  }
+  return nullptr;
+}
+
+const mesh::v1::TrafficPolicy* findPolicy(const mesh::v1::MeshFile& mesh,
+                                          const std::string& service) {
+  for (const mesh::v1::TrafficPolicy& policy : mesh.traffic_policies()) {
+    if (policy.service() == service) return &policy;
+  }
+  return nullptr;
+}
+
+Cluster::Protocol upstreamProtocol(const mesh::v1::Service& service) {
+  return service.protocol() == mesh::v1::Service::HTTP ? Cluster::HTTP1 : Cluster::HTTP2;
+}
+
+std::string outboundCluster(const std::string& service, const std::string& version = "") {
+  if (version.empty()) return absl::StrCat("outbound|", service);
+  return absl::StrCat("outbound|", service, "|", version);
+}
+
+// Builds one proxy's resources type by type.
+class Builder {
+ public:
+  Builder(const mesh::v1::MeshFile& mesh, NodeResources& out) : mesh_(mesh), out_(out) {
+    for (const std::string& type : kPushOrder) out_.by_type[type];
+  }
+
+  void add(const std::string& type_url, const std::string& name,
+           const google::protobuf::Message& message) {
+    discovery::v1::Resource resource;
+    resource.set_name(name);
+    resource.mutable_resource()->set_type_url(type_url);
+    resource.mutable_resource()->set_value(deterministicBytes(message));
+    resource.set_version(stableHash(absl::StrCat(type_url, "\n", resource.resource().value())));
+    out_.by_type[type_url].by_name[name] = std::move(resource);
+  }
+
+  void inbound(const mesh::v1::Workload& workload, const mesh::v1::Instance* instance) {
+    const mesh::v1::Instance none;
+    const mesh::v1::Instance& self = instance ? *instance : none;
+    const mesh::v1::Service* service = findService(mesh_, workload.service());
+    const std::string cluster_name = absl::StrCat("inbound|", workload.service());
+
+    Cluster cluster;
+    cluster.set_name(cluster_name);
+    cluster.set_type(Cluster::STATIC);
+    if (service) cluster.set_protocol(upstreamProtocol(*service));
+    config::v1::SocketAddress* app = cluster.add_endpoints()->mutable_address();
+    app->set_address(kDefaultInstanceAddress);
+    app->set_port(firstSet(self.app_port(), workload.app_port(), 0));
+    add(xds::kClusterType, cluster_name, cluster);
+
+    RouteConfiguration routes;
+    routes.set_name("inbound");
+    config::v1::VirtualHost* host = routes.add_virtual_hosts();
+    host->set_name("inbound");
+    host->add_domains("*");
+    config::v1::Route* route = host->add_routes();
+    route->mutable_match()->set_prefix("/");
+    route->mutable_route()->set_cluster(cluster_name);
+    // The caller's proxy enforces the timeout; a second one here would only race it.
+    route->mutable_route()->mutable_timeout()->set_seconds(0);
+    add(xds::kRouteType, "inbound", routes);
+
+    Listener listener;
+    listener.set_name("inbound");
+    listener.mutable_address()->set_address(self.address().empty() ? kDefaultInstanceAddress
+                                                                   : self.address());
+    listener.mutable_address()->set_port(
+        firstSet(self.inbound_port(), workload.inbound_port(), kDefaultInboundPort));
+    listener.mutable_http()->mutable_rds()->set_route_config_name("inbound");
+    add(xds::kListenerType, "inbound", listener);
+  }
+
+  void outbound(const mesh::v1::Workload& workload, const mesh::v1::Instance* instance) {
+    std::vector<const mesh::v1::Service*> called;
+    std::set<std::string> seen;
+    if (workload.calls().empty()) {
+      for (const mesh::v1::Service& service : mesh_.services()) called.push_back(&service);
+    } else {
+      for (const std::string& name : workload.calls()) {
+        const mesh::v1::Service* service = findService(mesh_, name);
+        if (service && seen.insert(name).second) called.push_back(service);
+      }
+    }
+
+    RouteConfiguration routes;
+    routes.set_name("outbound");
+    for (const mesh::v1::Service* service : called) {
+      serviceClusters(*service);
+      serviceHost(*service, *routes.add_virtual_hosts());
+    }
+    add(xds::kRouteType, "outbound", routes);
+
+    Listener listener;
+    listener.set_name("outbound");
+    listener.mutable_address()->set_address(kDefaultInstanceAddress);
+    listener.mutable_address()->set_port(
+        firstSet(instance ? instance->outbound_port() : 0, workload.outbound_port(),
+                 kDefaultOutboundPort));
+    listener.mutable_http()->mutable_rds()->set_route_config_name("outbound");
+    add(xds::kListenerType, "outbound", listener);
+  }
+
+ private:
+  // "outbound|T" (every version) and "outbound|T|V" per version, with their assignments.
+  void serviceClusters(const mesh::v1::Service& service) {
+    std::map<std::string, ClusterLoadAssignment> assignments;
+    ClusterLoadAssignment& all = assignments[outboundCluster(service.name())];
+    for (const mesh::v1::Workload& workload : mesh_.workloads()) {
+      if (workload.service() != service.name()) continue;
+      ClusterLoadAssignment& version = assignments[outboundCluster(service.name(),
+                                                                   workload.version())];
+      for (const mesh::v1::Instance& instance : workload.instances()) {
+        config::v1::Endpoint endpoint;
+        endpoint.mutable_address()->set_address(
+            instance.address().empty() ? kDefaultInstanceAddress : instance.address());
+        endpoint.mutable_address()->set_port(
+            firstSet(instance.inbound_port(), workload.inbound_port(), kDefaultInboundPort));
+        endpoint.set_weight(instance.weight());
+        *all.add_endpoints() = endpoint;
+        *version.add_endpoints() = endpoint;
+      }
+    }
+    for (auto& [name, assignment] : assignments) {
+      Cluster cluster;
+      cluster.set_name(name);
+      cluster.set_type(Cluster::EDS);
+      cluster.set_protocol(upstreamProtocol(service));
+      add(xds::kClusterType, name, cluster);
+      assignment.set_cluster_name(name);
+      add(xds::kEndpointType, name, assignment);
+    }
+  }
+
+  // A split over versions: weight-0 entries dropped, one entry a plain cluster, none the
+  // service's all-versions cluster.
+  void splitAction(const std::string& service,
+                   const google::protobuf::RepeatedPtrField<mesh::v1::VersionWeight>& split,
+                   config::v1::RouteAction& action) {
+    std::vector<const mesh::v1::VersionWeight*> kept;
+    for (const mesh::v1::VersionWeight& entry : split) {
+      if (entry.weight() > 0) kept.push_back(&entry);
+    }
+    if (kept.empty()) {
+      action.set_cluster(outboundCluster(service));
+    } else if (kept.size() == 1) {
+      action.set_cluster(outboundCluster(service, kept[0]->version()));
+    } else {
+      for (const mesh::v1::VersionWeight* entry : kept) {
+        config::v1::ClusterWeight* weight = action.mutable_weighted_clusters()->add_clusters();
+        weight->set_name(outboundCluster(service, entry->version()));
+        weight->set_weight(entry->weight());
+      }
+    }
+  }
+
+  void serviceHost(const mesh::v1::Service& service, config::v1::VirtualHost& host) {
+    const std::string& name = service.name();
+    const std::string ns = service.namespace_().empty() ? kDefaultNamespace : service.namespace_();
+    host.set_name(name);
+    for (const std::string& domain :
+         {name, absl::StrCat(name, ".", ns), absl::StrCat(name, ".", ns, ".svc.cluster.local")}) {
+      host.add_domains(domain);
+      host.add_domains(absl::StrCat(domain, ":", service.port()));
+    }
+    const mesh::v1::TrafficPolicy* policy = findPolicy(mesh_, name);
+    if (policy) {
+      for (const mesh::v1::HttpRoute& source : policy->routes()) {
+        config::v1::Route* route = host.add_routes();
+        route->set_name(source.name());
+        *route->mutable_match() = source.match();
+        config::v1::RouteAction* action = route->mutable_route();
+        splitAction(name, source.split(), *action);
+        if (source.has_timeout()) {
+          *action->mutable_timeout() = source.timeout();
+        } else if (policy->has_timeout()) {
+          *action->mutable_timeout() = policy->timeout();
+        }
+        action->set_prefix_rewrite(source.prefix_rewrite());
+      }
+    }
+    config::v1::Route* fallback = host.add_routes();
+    fallback->set_name("default");
+    fallback->mutable_match()->set_prefix("/");
+    if (policy) {
+      splitAction(name, policy->default_split(), *fallback->mutable_route());
+      if (policy->has_timeout()) *fallback->mutable_route()->mutable_timeout() = policy->timeout();
+    } else {
+      fallback->mutable_route()->set_cluster(outboundCluster(name));
+    }
+  }
+
+  const mesh::v1::MeshFile& mesh_;
+  NodeResources& out_;
+};
+
+}  // namespace
+
+std::string stableHash(const std::string& bytes) {
+  return absl::StrFormat("%016x", hash64(bytes));
+}
+
+std::string typeVersion(const std::map<std::string, std::string>& versions_by_name) {
+  std::string joined;
+  for (const auto& [name, version] : versions_by_name) absl::StrAppend(&joined, name, "=", version,
+                                                                       "\n");
+  return stableHash(joined);
+}
+
+NodeResources translate(const mesh::v1::MeshFile& mesh, const config::v1::Node& node) {
+  NodeResources out;
+  Builder builder(mesh, out);
+  Resolved resolved = resolve(mesh, node);
+  if (resolved.workload != nullptr) {
+    out.workload = resolved.workload->name();
+    out.instance_found = resolved.instance != nullptr;
+    builder.inbound(*resolved.workload, resolved.instance);
+    builder.outbound(*resolved.workload, resolved.instance);
+  }
+  for (auto& [type_url, resources] : out.by_type) {
+    std::map<std::string, std::string> versions;
+    for (const auto& [name, resource] : resources.by_name) versions[name] = resource.version();
+    resources.version = typeVersion(versions);
+  }
+  return out;
+}
+
+MeshSnapshot::MeshSnapshot(mesh::v1::MeshFile mesh)
+    : mesh_(std::move(mesh)), version_(stableHash(deterministicBytes(mesh_))) {}
+
+std::shared_ptr<const NodeResources> MeshSnapshot::resourcesFor(
+    const config::v1::Node& node) const {
+  // Translation depends only on the node's id and workload.
+  std::pair<std::string, std::string> key{node.id(), node.workload()};
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  auto resources = std::make_shared<const NodeResources>(translate(mesh_, node));
+  cache_.emplace(std::move(key), resources);
+  return resources;
+}
+
+}  // namespace skiff::control
