@@ -28,6 +28,9 @@ struct DynamicSnapshot {
   // EDS clusters (type EDS) carry their ClusterLoadAssignment's endpoints in `endpoints`
   // (empty until it arrives: the cluster exists with no hosts, requests get 503 UH).
   std::map<std::string, config::v1::Cluster> clusters;
+  // Every ClusterLoadAssignment held, by cluster name: already merged into the EDS clusters
+  // above, and the source of endpoints for EDS clusters of the static bootstrap.
+  std::map<std::string, config::v1::ClusterLoadAssignment> assignments;
   // Version last applied per type URL, for /config_dump.
   std::map<std::string, std::string> versions;
 };

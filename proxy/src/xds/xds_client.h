@@ -16,11 +16,17 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "skiff/config/v1/bootstrap.pb.h"
 #include "stats/stats.h"
 #include "xds/dynamic_snapshot.h"
 
 namespace skiff::xds {
+
+// What unset DynamicResources durations stand for.
+inline constexpr absl::Duration kDefaultReconnectBaseInterval = absl::Milliseconds(250);
+inline constexpr absl::Duration kDefaultReconnectMaxInterval = absl::Seconds(30);
+inline constexpr absl::Duration kDefaultInitialFetchTimeout = absl::Seconds(15);
 
 struct XdsClientOptions {
   config::v1::Node node;
@@ -40,7 +46,9 @@ class XdsClient {
 
   XdsClient(XdsClientOptions options, PostToMain post, ApplyCallback apply,
             stats::Registry& registry);
-  ~XdsClient();  // closes the stream and joins the thread
+  // Main thread. Cancels the stream and joins the thread promptly: a pending apply that the
+  // main loop will never run (it may have stopped already) is abandoned, not waited for.
+  ~XdsClient();
 
   // Starts the stream thread. `on_initial_config` runs once on the main thread, when every
   // resource type has been received and applied at least once.
