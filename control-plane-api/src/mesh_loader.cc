@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -38,23 +39,14 @@ std::string indexed(const std::string& parent, int index) {
   return absl::StrCat(parent, "[", index, "]");
 }
 
-// The proxy's route validator is the one authority on route matches; the mesh reuses it by
-// wrapping the match in the smallest bootstrap that carries a route, then keeping only the
-// errors about the match (with the wrapper's path prefix replaced by the mesh's).
+// The proxy's route validator is the one authority on route matches: the match goes into the
+// smallest route configuration, and only the errors about the match are kept (with the
+// wrapper's path replaced by the mesh's).
 std::vector<std::string> routeMatchErrors(const config::v1::RouteMatch& match,
                                           const std::string& mesh_path) {
-  config::v1::Bootstrap bootstrap;
-  config::v1::Cluster* cluster = bootstrap.mutable_static_resources()->add_clusters();
-  cluster->set_name("c");
-  config::v1::SocketAddress* endpoint = cluster->add_endpoints()->mutable_address();
-  endpoint->set_address("127.0.0.1");
-  endpoint->set_port(1);
-  config::v1::Listener* listener = bootstrap.mutable_static_resources()->add_listeners();
-  listener->set_name("l");
-  listener->mutable_address()->set_address("127.0.0.1");
-  listener->mutable_address()->set_port(1);
-  config::v1::VirtualHost* host =
-      listener->mutable_http()->mutable_route_config()->add_virtual_hosts();
+  config::v1::RouteConfiguration routes;
+  routes.set_name("r");
+  config::v1::VirtualHost* host = routes.add_virtual_hosts();
   host->set_name("h");
   host->add_domains("*");
   config::v1::Route* route = host->add_routes();
@@ -62,14 +54,13 @@ std::vector<std::string> routeMatchErrors(const config::v1::RouteMatch& match,
   route->mutable_route()->set_cluster("c");
 
   std::vector<std::string> errors;
-  absl::Status status = config::validateBootstrap(bootstrap);
+  absl::Status status = config::validateRouteConfigurationResource(routes);
   if (status.ok()) return errors;
-  const std::string prefix =
-      "static_resources.listeners[0].http.route_config.virtual_hosts[0].routes[0].match";
-  for (absl::string_view error : absl::StrSplit(status.message(), "; ")) {
-    if (absl::StartsWith(error, prefix)) {
-      errors.push_back(absl::StrCat(mesh_path, error.substr(prefix.size())));
-    }
+  absl::string_view message = status.message();
+  absl::ConsumePrefix(&message, "route configuration \"r\": ");
+  constexpr absl::string_view kMatchPath = "virtual_hosts[0].routes[0].match";
+  for (absl::string_view error : absl::StrSplit(message, "; ")) {
+    if (absl::ConsumePrefix(&error, kMatchPath)) errors.push_back(absl::StrCat(mesh_path, error));
   }
   return errors;
 }
