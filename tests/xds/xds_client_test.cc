@@ -182,7 +182,8 @@ class XdsClientTest : public ::testing::Test {
     server.send(delta(kEndpointType, "2",
                       {resource("outbound|b", "e1", assignment("outbound|b", 9080))}));
     server.send(delta(kRouteType, "3", {resource("outbound", "r1", routes())}));
-    server.send(delta(kListenerType, "4", {resource("outbound", "l1", listener("outbound", 15001))}));
+    server.send(
+        delta(kListenerType, "4", {resource("outbound", "l1", listener("outbound", 15001))}));
     for (int i = 0; i < 4; ++i) {
       discovery::DeltaDiscoveryRequest ack;
       ASSERT_TRUE(server.waitDelta(4 + i, &ack));
@@ -236,7 +237,8 @@ TEST_F(XdsClientTest, DeltaSubscribesToEveryTypeAppliesAndAcks) {
   EXPECT_EQ(snapshot.versions[kClusterType], "v-1");
 
   // Endpoint churn alone updates the cluster's hosts.
-  server.send(delta(kEndpointType, "5", {resource("outbound|b", "e2", assignment("outbound|b", 9090))}));
+  server.send(
+      delta(kEndpointType, "5", {resource("outbound|b", "e2", assignment("outbound|b", 9090))}));
   discovery::DeltaDiscoveryRequest ack;
   ASSERT_TRUE(server.waitDelta(8, &ack));
   EXPECT_FALSE(ack.has_error_detail());
@@ -244,7 +246,8 @@ TEST_F(XdsClientTest, DeltaSubscribesToEveryTypeAppliesAndAcks) {
   EXPECT_EQ(applier_.last().clusters["outbound|b"].endpoints(0).address().port(), 9090u);
 
   EXPECT_TRUE(eventually([&] {
-    return metrics().find("skiff_xds_updates_total{type=\"ClusterLoadAssignment\",result=\"ack\"} 2") !=
+    return metrics().find(
+               "skiff_xds_updates_total{type=\"ClusterLoadAssignment\",result=\"ack\"} 2") !=
            std::string::npos;
   })) << metrics();
   EXPECT_THAT(metrics(), HasSubstr("skiff_xds_connected 1"));
@@ -257,19 +260,19 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedWithItsFieldPathAndNothingIsApplied
   sendInitialConfig(server);
   ASSERT_TRUE(eventually([&] { return applier_.count() == 4; }));
 
-  server.send(delta(kListenerType, "5", {resource("outbound", "l2", listener("outbound", 70000))}));
+  server.send(
+      delta(kListenerType, "5", {resource("outbound", "l2", listener("outbound", 70000))}));
   discovery::DeltaDiscoveryRequest nack;
   ASSERT_TRUE(server.waitDelta(8, &nack));
   EXPECT_EQ(nack.response_nonce(), "5");
   EXPECT_EQ(nack.error_detail().code(), 3);
   EXPECT_THAT(nack.error_detail().message(),
               HasSubstr("listener \"outbound\": address.port: 70000 is out of range"));
-  // A route table that does not compile, and a resource whose envelope names another one.
-  server.send(delta(kRouteType, "6",
-                    {resource("outbound", "r2",
-                              parse<config::v1::RouteConfiguration>(
-                                  "{ name: outbound, virtual_hosts: [{ domains: [\"*\"], routes: "
-                                  "[{ match: { safe_regex: \"[\" }, route: { cluster: x } }] }] }"))}));
+  // A bad regex in a route, and a resource whose envelope names another one.
+  auto bad_routes = parse<config::v1::RouteConfiguration>(
+      "{ name: outbound, virtual_hosts: [{ domains: [\"*\"], routes: "
+      "[{ match: { safe_regex: \"[\" }, route: { cluster: x } }] }] }");
+  server.send(delta(kRouteType, "6", {resource("outbound", "r2", bad_routes)}));
   ASSERT_TRUE(server.waitDelta(9, &nack));
   EXPECT_THAT(nack.error_detail().message(),
               HasSubstr("route configuration \"outbound\": virtual_hosts[0].routes[0].match."

@@ -118,7 +118,10 @@ class XdsClient::Impl {
       SKIFF_LOG(kInfo, "xds: connecting to %s (%s)", options_.config.ads_address(),
                 use_delta_ ? "delta" : "state of the world");
       got_response_ = false;
-      grpc::Status status = use_delta_ ? runDeltaStream() : runSotwStream();
+      grpc::Status status =
+          use_delta_
+              ? runStream<discovery::DeltaDiscoveryRequest, discovery::DeltaDiscoveryResponse>()
+              : runStream<discovery::DiscoveryRequest, discovery::DiscoveryResponse>();
       setConnected(false);
       if (shared_->isStopped()) break;
       if (use_delta_ && status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
@@ -168,73 +171,80 @@ class XdsClient::Impl {
     shared_->active_call = nullptr;
   }
 
-  grpc::Status runDeltaStream() {
-    grpc::ClientContext context;
-    if (!registerCall(&context)) return grpc::Status::CANCELLED;
-    auto stream = stub_->DeltaAggregatedResources(&context);
-    for (const std::string& type : subscriptionOrder()) {
-      discovery::DeltaDiscoveryRequest request;
-      *request.mutable_node() = options_.node;
-      request.set_type_url(type);
-      for (const auto& [name, version] : resources_.versions(type)) {
-        (*request.mutable_initial_resource_versions())[name] = version;
-      }
-      if (!stream->Write(request)) break;
+  // What a response asks for, whichever protocol carried it.
+  struct Update {
+    std::string type_url;
+    std::string version;
+    std::vector<IncomingResource> resources;
+    std::vector<std::string> removed;
+    bool replace_all = false;  // SotW: the response is the type's whole set
+  };
+
+  // The two protocols differ only in their envelopes; these overloads are the differences.
+  auto open(grpc::ClientContext* context, discovery::DeltaDiscoveryRequest*) {
+    return stub_->DeltaAggregatedResources(context);
+  }
+  auto open(grpc::ClientContext* context, discovery::DiscoveryRequest*) {
+    return stub_->StreamAggregatedResources(context);
+  }
+  // After a reconnect, what the proxy holds: delta names each resource's version (so unchanged
+  // ones are not resent), SotW the version of the type last applied.
+  void subscribe(const std::string& type, discovery::DeltaDiscoveryRequest& request) {
+    for (const auto& [name, version] : resources_.versions(type)) {
+      (*request.mutable_initial_resource_versions())[name] = version;
     }
-    discovery::DeltaDiscoveryResponse response;
-    while (stream->Read(&response)) {
-      onResponseReceived();
-      std::vector<IncomingResource> incoming;
-      for (const discovery::Resource& resource : response.resources()) {
-        incoming.push_back({resource.name(), resource.version(), resource.resource()});
-      }
-      std::vector<std::string> removed(response.removed_resources().begin(),
-                                       response.removed_resources().end());
-      std::optional<absl::Status> result =
-          process(response.type_url(), response.system_version_info(), incoming, removed,
-                  /*replace_all=*/false);
-      if (!result) break;  // stopped
-      discovery::DeltaDiscoveryRequest answer;
-      *answer.mutable_node() = options_.node;
-      answer.set_type_url(response.type_url());
-      answer.set_response_nonce(response.nonce());
-      if (!result->ok()) {
-        answer.mutable_error_detail()->set_code(kInvalidArgument);
-        answer.mutable_error_detail()->set_message(std::string(result->message()));
-      }
-      if (!stream->Write(answer)) break;
+  }
+  void subscribe(const std::string& type, discovery::DiscoveryRequest& request) {
+    request.set_version_info(appliedVersion(type));
+  }
+  Update decode(const discovery::DeltaDiscoveryResponse& response) {
+    Update update{response.type_url(), response.system_version_info()};
+    for (const discovery::Resource& resource : response.resources()) {
+      update.resources.push_back({resource.name(), resource.version(), resource.resource()});
     }
-    unregisterCall();
-    stream->WritesDone();
-    return stream->Finish();
+    update.removed.assign(response.removed_resources().begin(),
+                          response.removed_resources().end());
+    return update;
+  }
+  Update decode(const discovery::DiscoveryResponse& response) {
+    Update update{response.type_url(), response.version_info()};
+    for (const google::protobuf::Any& resource : response.resources()) {
+      update.resources.push_back({std::nullopt, response.version_info(), resource});
+    }
+    update.replace_all = true;
+    return update;
+  }
+  void completeAnswer(discovery::DeltaDiscoveryRequest& answer) {
+    *answer.mutable_node() = options_.node;
+  }
+  // ACK: the response's version (process() recorded it); NACK: the one still in force.
+  void completeAnswer(discovery::DiscoveryRequest& answer) {
+    answer.set_version_info(appliedVersion(answer.type_url()));
   }
 
-  grpc::Status runSotwStream() {
+  // One stream: subscribe to every type (node in each first request), then answer every
+  // response with an ACK or a NACK, until the stream ends or the client stops.
+  template <typename Request, typename Response>
+  grpc::Status runStream() {
     grpc::ClientContext context;
     if (!registerCall(&context)) return grpc::Status::CANCELLED;
-    auto stream = stub_->StreamAggregatedResources(&context);
+    auto stream = open(&context, static_cast<Request*>(nullptr));
     for (const std::string& type : subscriptionOrder()) {
-      discovery::DiscoveryRequest request;
+      Request request;
       *request.mutable_node() = options_.node;
       request.set_type_url(type);
-      request.set_version_info(appliedVersion(type));
+      subscribe(type, request);
       if (!stream->Write(request)) break;
     }
-    discovery::DiscoveryResponse response;
+    Response response;
     while (stream->Read(&response)) {
       onResponseReceived();
-      std::vector<IncomingResource> incoming;
-      for (const google::protobuf::Any& resource : response.resources()) {
-        incoming.push_back({std::nullopt, response.version_info(), resource});
-      }
-      std::optional<absl::Status> result = process(response.type_url(), response.version_info(),
-                                                   incoming, {}, /*replace_all=*/true);
-      if (!result) break;
-      discovery::DiscoveryRequest answer;
+      std::optional<absl::Status> result = process(decode(response));
+      if (!result) break;  // stopped
+      Request answer;
       answer.set_type_url(response.type_url());
       answer.set_response_nonce(response.nonce());
-      // ACK: the response's version (process() recorded it); NACK: the one still in force.
-      answer.set_version_info(appliedVersion(response.type_url()));
+      completeAnswer(answer);
       if (!result->ok()) {
         answer.mutable_error_detail()->set_code(kInvalidArgument);
         answer.mutable_error_detail()->set_message(std::string(result->message()));
@@ -269,16 +279,17 @@ class XdsClient::Impl {
 
   // Validates the response, builds the next snapshot and has the main thread apply it. Returns
   // the ACK (ok) or NACK (error) decision, or nullopt when the client stopped meanwhile.
-  std::optional<absl::Status> process(const std::string& type_url, const std::string& version,
-                                      const std::vector<IncomingResource>& incoming,
-                                      const std::vector<std::string>& removed, bool replace_all) {
+  std::optional<absl::Status> process(const Update& update) {
+    const std::string& type_url = update.type_url;
+    const std::string& version = update.version;
     if (shared_->updates.count(type_url) == 0) {
       // Not a type we subscribed to: NACK, but count nothing (there is no label for it).
       SKIFF_LOG(kWarn, "xds: NACK of unknown type \"%s\"", type_url);
       return absl::InvalidArgumentError(absl::StrCat("unknown resource type \"", type_url, "\""));
     }
     ResourceSet next = resources_;
-    absl::Status status = next.update(type_url, incoming, removed, replace_all);
+    absl::Status status = next.update(type_url, update.resources, update.removed,
+                                      update.replace_all);
     absl::StatusOr<DynamicSnapshot> snapshot =
         status.ok() ? next.snapshot(options_.static_listener_names, options_.static_cluster_names)
                     : absl::StatusOr<DynamicSnapshot>(status);
@@ -290,7 +301,7 @@ class XdsClient::Impl {
       status = *applied;
     } else {
       status = snapshot.status();
-      post([shared = shared_, type_url] { shared->updates[type_url].second->inc(); });
+      post([shared = shared_, type_url] { shared->updates.at(type_url).second->inc(); });
     }
     if (status.ok()) {
       resources_ = std::move(next);
@@ -315,7 +326,7 @@ class XdsClient::Impl {
     post([shared = shared_, type_url, shared_snapshot] {
       if (shared->isStopped()) return;
       absl::Status status = shared->apply(*shared_snapshot);
-      const auto& [ack, nack] = shared->updates[type_url];
+      const auto& [ack, nack] = shared->updates.at(type_url);
       (status.ok() ? ack : nack)->inc();
       {
         std::lock_guard<std::mutex> lock(shared->mutex);
