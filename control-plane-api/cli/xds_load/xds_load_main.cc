@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <iterator>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -19,7 +22,8 @@
 
 namespace {
 
-constexpr char kUsage[] = R"usage(skiff-xds-load: N simulated proxies on ADS streams to skiff-control.
+constexpr char kUsage[] = R"usage(skiff-xds-load: N simulated proxies on ADS streams to skiff-control
+(the fan-out benchmark).
 
 Usage:
   skiff-xds-load [flags]
@@ -53,6 +57,9 @@ Flags:
   --settle-ms MS             quiet time without any response before the next round, so
                              stragglers and repeated pushes land first (default 300).
   --json FILE                also write the results as JSON to FILE.
+  --cpu-pid PID              also report the CPU time (utime+stime, from /proc) process PID
+                             (skiff-control, on this machine) used for the initial configs and
+                             for the rounds.
   --help                     This text.
 )usage";
 
@@ -76,7 +83,24 @@ struct Options {
   int64_t timeout_ms = 10000;
   int64_t settle_ms = 300;
   std::string json_path;
+  int64_t cpu_pid = 0;
 };
+
+// utime+stime of `pid` in seconds, from /proc/PID/stat; -1 when unreadable.
+double processCpuSeconds(int64_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');  // the command name may contain spaces
+  if (pid <= 0 || paren == std::string::npos) return -1;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(paren + 2), ' ');
+  // Fields 14 and 15 of the man page; the 3rd field ("state") is fields[0] here.
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // 0: parsed; 1: --help printed; 2: usage error printed.
 int parseFlags(int argc, char** argv, Options* options) {
@@ -121,6 +145,8 @@ int parseFlags(int argc, char** argv, Options* options) {
       ok = args.intValue(1, 3600000, &options->timeout_ms, &error);
     } else if (args.is("--settle-ms")) {
       ok = args.intValue(0, 60000, &options->settle_ms, &error);
+    } else if (args.is("--cpu-pid")) {
+      ok = args.intValue(1, 1 << 30, &options->cpu_pid, &error);
     } else if (args.is("--json")) {
       ok = args.value(&options->json_path, &error);
     } else {
@@ -159,6 +185,7 @@ int main(int argc, char** argv) {
         skiff::cli::makeControlPlaneChannel(options.control_plane, static_cast<int>(c) + 1)));
   }
   std::vector<std::unique_ptr<skiff::cli::SimulatedProxy>> proxies;
+  double cpu_at_start = options.cpu_pid > 0 ? processCpuSeconds(options.cpu_pid) : -1;
   auto start = LoadClock::now();
   for (size_t i = 0; i < streams; ++i) {
     skiff::config::v1::Node node;
@@ -198,6 +225,7 @@ int main(int argc, char** argv) {
     exit_code = 1;
   }
 
+  double cpu_after_initial = cpu_at_start >= 0 ? processCpuSeconds(options.cpu_pid) : -1;
   std::vector<double> round_all_acked_ms;
   std::vector<double> every_stream_ms;
   std::string rounds_json;
@@ -238,6 +266,16 @@ int main(int argc, char** argv) {
                            round_snap.round_ms.end());
   }
 
+  if (cpu_after_initial >= 0) {
+    double cpu_end = processCpuSeconds(options.cpu_pid);
+    double initial_cpu = cpu_after_initial - cpu_at_start;
+    double rounds_cpu = cpu_end - cpu_after_initial;
+    printf("cpu of pid %lld: %.2f s for the initial configs, %.2f s for %zu rounds\n",
+           static_cast<long long>(options.cpu_pid), initial_cpu, rounds_cpu,
+           round_all_acked_ms.size());
+    absl::StrAppend(&json, absl::StrFormat(R"(, "cpu_initial_s": %.3f, "cpu_rounds_s": %.3f)",
+                                           initial_cpu, rounds_cpu));
+  }
   auto all_acked = skiff::cli::summarize(round_all_acked_ms);
   auto per_stream = skiff::cli::summarize(every_stream_ms);
   if (options.rounds > 0) {
