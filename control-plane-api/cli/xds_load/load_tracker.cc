@@ -68,13 +68,18 @@ void LoadTracker::recordClosed(size_t stream, const std::string& reason) {
 
 size_t LoadTracker::openStreamsLocked() const { return streams_.size() - closed_; }
 
+bool LoadTracker::everyStreamLocked(bool (*done)(const StreamState&)) const {
+  // A closed stream will not answer any more: it does not hold a wait up.
+  for (const auto& s : streams_) {
+    if (!s.closed && !done(s)) return false;
+  }
+  return true;
+}
+
 bool LoadTracker::waitInitial(LoadClock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mutex_);
-  // A stream that closed after its full config still counts as done.
   return changed_.wait_until(lock, deadline, [&] {
-    size_t done = 0;
-    for (const auto& s : streams_) done += (s.full_config_at || s.closed) ? 1 : 0;
-    return done == streams_.size();
+    return everyStreamLocked([](const StreamState& s) { return s.full_config_at.has_value(); });
   }) && full_configs_ > 0;
 }
 
@@ -91,9 +96,7 @@ void LoadTracker::startRound(LoadClock::time_point trigger) {
 bool LoadTracker::waitRound(LoadClock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mutex_);
   return changed_.wait_until(lock, deadline, [&] {
-    size_t done = 0;
-    for (const auto& s : streams_) done += (s.round_acked_at || s.closed) ? 1 : 0;
-    return done == streams_.size();
+    return everyStreamLocked([](const StreamState& s) { return s.round_acked_at.has_value(); });
   });
 }
 

@@ -73,6 +73,7 @@ class LoadTracker {
     std::optional<LoadClock::time_point> round_acked_at;
   };
   size_t openStreamsLocked() const;
+  bool everyStreamLocked(bool (*done)(const StreamState&)) const;
 
   const size_t types_per_config_;
   mutable std::mutex mutex_;

@@ -34,6 +34,16 @@ struct AckNote {
   size_t resources = 0;
 };
 
+// The first request of a type: both envelopes name the node and the type, and no resources
+// (wildcard).
+template <typename Request>
+Request subscribe(const config::v1::Node& node, const std::string& type_url) {
+  Request request;
+  *request.mutable_node() = node;
+  request.set_type_url(type_url);
+  return request;
+}
+
 // The protocol differences between the two stream kinds; the stream mechanics are shared.
 struct DeltaProtocol {
   using Request = DeltaDiscoveryRequest;
@@ -45,12 +55,6 @@ struct DeltaProtocol {
                    grpc::ClientContext* context,
                    grpc::ClientBidiReactor<Request, Response>* reactor) {
     stub.async()->DeltaAggregatedResources(context, reactor);
-  }
-  static Request subscribe(const config::v1::Node& node, const std::string& type_url) {
-    Request request;
-    *request.mutable_node() = node;
-    request.set_type_url(type_url);
-    return request;
   }
   Request ack(const Response& response, AckNote* note) {
     auto& names = held[response.type_url()];
@@ -74,12 +78,6 @@ struct SotwProtocol {
                    grpc::ClientContext* context,
                    grpc::ClientBidiReactor<Request, Response>* reactor) {
     stub.async()->StreamAggregatedResources(context, reactor);
-  }
-  static Request subscribe(const config::v1::Node& node, const std::string& type_url) {
-    Request request;
-    *request.mutable_node() = node;
-    request.set_type_url(type_url);
-    return request;
   }
   Request ack(const Response& response, AckNote* note) {
     note->type_url = response.type_url();
@@ -110,7 +108,7 @@ class Stream : public SimulatedProxy,
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (const auto& type_url : subscribedTypes()) {
-        pending_.push_back({Protocol::subscribe(node_, type_url), std::nullopt});
+        pending_.push_back({subscribe<Request>(node_, type_url), std::nullopt});
       }
       writing_ = true;
       this->StartWrite(&pending_.front().request);
