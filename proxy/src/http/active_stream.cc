@@ -71,7 +71,14 @@ void ActiveStream::decodeHead(RequestHead&& head, bool end_stream) {
   }
   head.headers.set("x-forwarded-proto", head.scheme.empty() ? "http" : head.scheme);
 
-  router_ = std::make_unique<router::Router>(worker_, *this, config_.routes);
+  std::shared_ptr<const router::RouteTable> routes =
+      config_.routes ? config_.routes : worker_.routeTable(config_.rds_name);
+  if (!routes) {
+    // A listener is not bound before its route configuration arrives; this is a safety net.
+    sendLocalReply(404, "NR", absl::StrCat("no route configuration ", config_.rds_name));
+    return;
+  }
+  router_ = std::make_unique<router::Router>(worker_, *this, std::move(routes));
   router_->decodeHeaders(std::move(head), end_stream);
 }
 

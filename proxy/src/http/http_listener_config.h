@@ -16,7 +16,11 @@ namespace skiff::http {
 
 struct HttpListenerConfig {
   std::string name;
+  // Inline routes. Null when the listener takes its routes from the discovery stream: then
+  // each request looks up `rds_name` in its worker's current route map (a keep-alive
+  // connection sees a new table on its next request; a request keeps the table it started with).
   std::shared_ptr<const router::RouteTable> routes;
+  std::string rds_name;
   http1::CodecLimits limits;
   // A downstream connection with no request in flight is closed after this long (0: never).
   std::chrono::milliseconds idle_timeout{3600 * 1000};

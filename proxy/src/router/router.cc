@@ -34,15 +34,15 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
     return;
   }
   cluster_name_ = route_->pickCluster(worker_.random().next());
-  cluster_ = worker_.clusters().get(cluster_name_);
-  if (cluster_ == nullptr) {
+  upstream::ThreadLocalCluster* cluster = worker_.clusters().get(cluster_name_);
+  if (cluster == nullptr) {
     fail(503, "NC", absl::StrCat("cluster ", cluster_name_, " not found"));
     return;
   }
-  cluster_info_ = cluster_->infoPtr();
+  cluster_info_ = cluster->infoPtr();
   upstream::LbContext lb_context;
   lb_context.hash_key = route_->hashKey(head);
-  host_ = cluster_->chooseHost(lb_context);
+  host_ = cluster->chooseHost(lb_context);
   if (!host_) {
     cluster_info_->stats->lb_no_host.inc();
     fail(503, "UH", absl::StrCat("no healthy upstream in cluster ", cluster_name_));
@@ -63,7 +63,14 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
 }
 
 void Router::requestUpstream() {
-  pool_ = cluster_->pool(host_);
+  // Looked up again each time: on a retry the cluster may have been replaced or removed by a
+  // configuration change (the worker's cluster map is not stable across loop turns).
+  upstream::ThreadLocalCluster* cluster = worker_.clusters().get(cluster_name_);
+  if (cluster == nullptr) {
+    fail(503, "NC", absl::StrCat("cluster ", cluster_name_, " not found"));
+    return;
+  }
+  pool_ = cluster->pool(host_);
   pending_ = pool_->newStream(*this);
 }
 

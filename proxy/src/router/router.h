@@ -76,7 +76,6 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestC
   RouterCallbacks& callbacks_;
   std::shared_ptr<const RouteTable> routes_;  // keeps route_ alive
   const RouteEntry* route_ = nullptr;
-  upstream::ThreadLocalCluster* cluster_ = nullptr;
   upstream::ClusterInfoConstSharedPtr cluster_info_;
   std::string cluster_name_;
   upstream::HostSharedPtr host_;

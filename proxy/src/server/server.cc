@@ -2,8 +2,8 @@
 
 #include <csignal>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "admin/config_dump.h"
 #include "common/logging.h"
 #include "config/defaults.h"
 #include "config/duration.h"
@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kDrainPollInterval{50};
 constexpr std::chrono::milliseconds kQuitDrainTimeout{1000};
-
+constexpr absl::Duration kDefaultInitialFetchTimeout = absl::Seconds(15);
 
 std::string toJson(const google::protobuf::Message& message) {
   std::string out;
@@ -33,6 +33,12 @@ google::protobuf::Value stringValue(const std::string& s) {
   return v;
 }
 
+google::protobuf::Value boolValue(bool b) {
+  google::protobuf::Value v;
+  v.set_bool_value(b);
+  return v;
+}
+
 google::protobuf::Value numberValue(double n) {
   google::protobuf::Value v;
   v.set_number_value(n);
@@ -44,7 +50,7 @@ google::protobuf::Value numberValue(double n) {
 absl::Status checkRouteTables(const config::v1::Bootstrap& bootstrap) {
   const auto& listeners = bootstrap.static_resources().listeners();
   for (int i = 0; i < listeners.size(); ++i) {
-    if (!listeners[i].has_http()) continue;
+    if (!listeners[i].has_http() || listeners[i].http().has_rds()) continue;
     auto table = router::RouteTable::create(listeners[i].http().route_config());
     if (!table.ok()) {
       return absl::InvalidArgumentError(
@@ -63,6 +69,8 @@ Server::Server(config::v1::Bootstrap bootstrap, ServerOptions options)
 }
 
 Server::~Server() {
+  // The discovery client posts to the main loop from its own thread: it goes first.
+  xds_client_.reset();
   for (auto& worker : workers_) worker->stop();
   workers_.clear();
   admin_.reset();
@@ -82,6 +90,7 @@ absl::Status Server::run() {
   absl::Status status = start();
   if (!status.ok()) return status;
   main_->run();
+  xds_client_.reset();
   for (auto& worker : workers_) worker->stop();
   SKIFF_LOG(kInfo, "stopped");
   return absl::OkStatus();
@@ -100,9 +109,17 @@ absl::Status Server::start() {
   absl::Status status = cluster_manager_->addClusters(bootstrap_.static_resources().clusters());
   if (!status.ok()) return status;
 
-  std::vector<std::vector<WorkerListener>> per_worker(workers);
-  status = buildListeners(per_worker);
-  if (!status.ok()) return status;
+  listener_manager_ = std::make_unique<ListenerManager>(*registry_, workers);
+  auto per_worker = listener_manager_->bindStatic(bootstrap_.static_resources().listeners());
+  if (!per_worker.ok()) return per_worker.status();
+  dynamic_config_ = std::make_unique<DynamicConfig>(*cluster_manager_, *listener_manager_,
+                                                    workers_);
+  applies_ok_ = &registry_->counter("skiff_server_config_applies_total",
+                                    "Dynamic configurations applied or rejected.",
+                                    {{"result", "applied"}});
+  applies_rejected_ = &registry_->counter("skiff_server_config_applies_total",
+                                          "Dynamic configurations applied or rejected.",
+                                          {{"result", "rejected"}});
 
   admin_ = std::make_unique<admin::AdminServer>(*main_);
   registerAdminHandlers();
@@ -120,7 +137,7 @@ absl::Status Server::start() {
   registry_->gauge("skiff_server_workers", "Worker threads.", {}).add(workers);
   for (int i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i));
-    workers_.back()->start(std::move(per_worker[i]), cluster_manager_->clusters());
+    workers_.back()->start(std::move((*per_worker)[i]), cluster_manager_->clusters());
   }
 
   for (int signum : {SIGTERM, SIGINT}) {
@@ -141,100 +158,64 @@ absl::Status Server::start() {
   std::signal(SIGPIPE, SIG_IGN);
 
   cluster_manager_->onInitialized([this] {
-    ready_ = true;
-    SKIFF_LOG(kInfo, "ready: %d workers, admin on %s", static_cast<int>(workers_.size()),
-              admin_->boundAddress().toString());
+    clusters_initialized_ = true;
+    updateReady();
   });
+  if (bootstrap_.has_dynamic_resources()) startDiscovery();
   return absl::OkStatus();
 }
 
-absl::Status Server::buildListeners(std::vector<std::vector<WorkerListener>>& per_worker) {
-  absl::flat_hash_map<std::string, std::shared_ptr<access_log::Sink>> sinks;
-  auto openSink = [&](const config::v1::AccessLog& config)
-      -> absl::StatusOr<std::shared_ptr<access_log::Sink>> {
-    if (config.path().empty()) return std::shared_ptr<access_log::Sink>();
-    auto& sink = sinks[config.path()];
-    if (!sink) {
-      auto opened = access_log::Sink::open(config.path());
-      if (!opened.ok()) return opened.status();
-      sink = *opened;
-    }
-    return sink;
-  };
-
+void Server::startDiscovery() {
+  dynamic_initialized_ = false;
+  xds::XdsClientOptions options;
+  options.node = bootstrap_.node();
+  options.config = bootstrap_.dynamic_resources();
   for (const auto& listener : bootstrap_.static_resources().listeners()) {
-    listener_stats_.push_back(std::make_unique<http::ListenerStats>(
-        http::ListenerStats::create(*registry_, listener.name())));
-    http::ListenerStats* stats = listener_stats_.back().get();
-
-    std::shared_ptr<const http::HttpListenerConfig> http_config;
-    std::shared_ptr<const filters::TcpProxyConfig> tcp_config;
-    if (listener.has_http()) {
-      const auto& hcm = listener.http();
-      auto config = std::make_shared<http::HttpListenerConfig>();
-      config->name = listener.name();
-      auto routes = router::RouteTable::create(hcm.route_config());
-      if (!routes.ok()) return routes.status();
-      config->routes = *routes;
-      uint32_t headers_kb = hcm.max_request_headers_kb() > 0 ? hcm.max_request_headers_kb()
-                                                              : config::kDefaultMaxRequestHeadersKb;
-      config->limits.max_header_bytes = headers_kb * 1024;
-      config->limits.max_body_bytes = hcm.max_request_body_bytes();
-      config->idle_timeout = config::millisecondsOr(hcm.has_idle_timeout(), hcm.idle_timeout(),
-                                                    config::kDefaultHttpIdleTimeout);
-      auto sink = openSink(hcm.access_log());
-      if (!sink.ok()) return sink.status();
-      config->access_log = *sink;
-      config->stats = stats;
-      config->codec_type = hcm.codec_type();
-      config->http2 = hcm.http2();
-      http_config = std::move(config);
-    }
-    // The L4 handler, or the fallback of an HTTP listener for connections that are not HTTP.
-    std::shared_ptr<const filters::TcpProxyConfig> tcp_fallback;
-    if (listener.has_tcp_proxy() || listener.has_tcp_fallback()) {
-      const auto& tcp = listener.has_tcp_proxy() ? listener.tcp_proxy() : listener.tcp_fallback();
-      auto config = std::make_shared<filters::TcpProxyConfig>();
-      config->listener_name = listener.name();
-      config->cluster = tcp.cluster();
-      config->idle_timeout = config::millisecondsOr(tcp.has_idle_timeout(), tcp.idle_timeout(),
-                                                    config::kDefaultTcpIdleTimeout);
-      auto sink = openSink(tcp.access_log());
-      if (!sink.ok()) return sink.status();
-      config->access_log = *sink;
-      config->stats = stats;
-      if (listener.has_tcp_proxy()) {
-        tcp_config = std::move(config);
-      } else {
-        tcp_fallback = std::move(config);
-      }
-    }
-    std::chrono::milliseconds detection_timeout = config::millisecondsOr(
-        listener.has_protocol_detection_timeout(), listener.protocol_detection_timeout(),
-        config::kDefaultProtocolDetectionTimeout);
-
-    auto address = net::parseIpAndPort(listener.address().address(),
-                                       static_cast<uint16_t>(listener.address().port()));
-    if (!address.ok()) return address.status();
-    auto sockets = net::bindReusePortSockets(*address, static_cast<int>(per_worker.size()));
-    if (!sockets.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("listener ", listener.name(), ": ", sockets.status().message()));
-    }
-    bound_listeners_.push_back({listener.name(), (*sockets)[0].boundAddress()});
-    SKIFF_LOG(kInfo, "listener %s on %s (%s)", listener.name(),
-              (*sockets)[0].boundAddress().toString(), http_config ? "http" : "tcp");
-    for (size_t i = 0; i < per_worker.size(); ++i) {
-      WorkerListener worker_listener;
-      worker_listener.http = http_config;
-      worker_listener.tcp = tcp_config;
-      worker_listener.tcp_fallback = tcp_fallback;
-      worker_listener.detection_timeout = detection_timeout;
-      worker_listener.socket = std::make_unique<net::ListenSocket>(std::move((*sockets)[i]));
-      per_worker[i].push_back(std::move(worker_listener));
-    }
+    options.static_listener_names.insert(listener.name());
   }
-  return absl::OkStatus();
+  for (const auto& cluster : bootstrap_.static_resources().clusters()) {
+    options.static_cluster_names.insert(cluster.name());
+  }
+  event::Dispatcher* main = main_.get();
+  xds_client_ = std::make_unique<xds::XdsClient>(
+      std::move(options), [main](std::function<void()> work) { main->post(std::move(work)); },
+      [this](const xds::DynamicSnapshot& snapshot) { return applyDynamic(snapshot); },
+      *registry_);
+  xds_client_->start([this] {
+    if (dynamic_initialized_) return;
+    SKIFF_LOG(kInfo, "initial dynamic config applied");
+    dynamic_initialized_ = true;
+    updateReady();
+  });
+  const auto& dynamic = bootstrap_.dynamic_resources();
+  initial_fetch_timer_ = main_->createTimer([this] {
+    if (dynamic_initialized_) return;
+    SKIFF_LOG(kWarn, "no complete dynamic config within initial_fetch_timeout: ready anyway");
+    dynamic_initialized_ = true;
+    updateReady();
+  });
+  initial_fetch_timer_->enable(config::millisecondsOr(dynamic.has_initial_fetch_timeout(),
+                                                      dynamic.initial_fetch_timeout(),
+                                                      kDefaultInitialFetchTimeout));
+}
+
+void Server::updateReady() {
+  if (ready_ || !clusters_initialized_ || !dynamic_initialized_) return;
+  ready_ = true;
+  SKIFF_LOG(kInfo, "ready: %d workers, admin on %s", static_cast<int>(workers_.size()),
+            admin_->boundAddress().toString());
+}
+
+absl::Status Server::applyDynamic(const xds::DynamicSnapshot& snapshot) {
+  if (draining_) return absl::UnavailableError("draining: configuration changes are ignored");
+  absl::Status status = dynamic_config_->apply(snapshot);
+  if (status.ok()) {
+    applies_ok_->inc();
+  } else {
+    applies_rejected_->inc();
+    SKIFF_LOG(kWarn, "dynamic config rejected: %s", status.message());
+  }
+  return status;
 }
 
 void Server::registerAdminHandlers() {
@@ -257,7 +238,10 @@ void Server::registerAdminHandlers() {
                          registry_->renderPrometheus()};
   });
   admin_->addHandler("GET", "/config_dump", [this](const http::RequestHead&) {
-    return AdminResponse{200, "application/json", toJson(bootstrap_) + "\n"};
+    return AdminResponse{200, "application/json",
+                         admin::renderConfigDump(bootstrap_,
+                                                 xds_client_ ? &dynamic_config_->current() : nullptr,
+                                                 listener_manager_->warming())};
   });
   admin_->addHandler("GET", "/clusters", [this](const http::RequestHead&) {
     google::protobuf::Struct root;
@@ -269,6 +253,7 @@ void Server::registerAdminHandlers() {
       const upstream::ClusterInfo& info = *cluster_manager_->clusters().at(name);
       auto* cluster = list->add_values()->mutable_struct_value()->mutable_fields();
       (*cluster)["name"] = stringValue(name);
+      (*cluster)["dynamic"] = boolValue(!cluster_manager_->isStatic(name));
       (*cluster)["type"] = stringValue(config::v1::Cluster::DiscoveryType_Name(info.config.type()));
       (*cluster)["lb_policy"] =
           stringValue(config::v1::Cluster::LbPolicy_Name(info.config.lb_policy()));
@@ -287,10 +272,15 @@ void Server::registerAdminHandlers() {
   admin_->addHandler("GET", "/listeners", [this](const http::RequestHead&) {
     google::protobuf::Struct root;
     auto* list = (*root.mutable_fields())["listeners"].mutable_list_value();
-    for (const auto& bound : bound_listeners_) {
+    for (const auto& listener : listener_manager_->listeners()) {
       auto* l = list->add_values()->mutable_struct_value()->mutable_fields();
-      (*l)["name"] = stringValue(bound.name);
-      (*l)["address"] = stringValue(bound.address.toString());
+      (*l)["name"] = stringValue(listener.name);
+      (*l)["address"] = stringValue(listener.address.toString());
+      (*l)["dynamic"] = boolValue(listener.dynamic);
+    }
+    auto* warming = (*root.mutable_fields())["warming"].mutable_list_value();
+    for (const auto& name : listener_manager_->warming()) {
+      *warming->add_values() = stringValue(name);
     }
     return AdminResponse{200, "application/json", toJson(root) + "\n"};
   });

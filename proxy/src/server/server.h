@@ -1,8 +1,9 @@
 #pragma once
 
 // The server: the main thread. It compiles the bootstrap into listener and cluster settings,
-// binds the listening sockets, starts the workers, runs the admin server, resolves DNS,
-// handles signals and drains on the way out.
+// binds the listening sockets, starts the workers, runs the admin server, resolves DNS, runs
+// the discovery client (applying what it delivers through DynamicConfig), handles signals and
+// drains on the way out.
 
 #include <chrono>
 #include <memory>
@@ -12,10 +13,14 @@
 #include "absl/status/status.h"
 #include "admin/admin_server.h"
 #include "event/dispatcher.h"
+#include "server/dynamic_config.h"
+#include "server/listener_manager.h"
 #include "server/worker.h"
 #include "skiff/config/v1/bootstrap.pb.h"
 #include "stats/stats.h"
 #include "upstream/cluster_manager.h"
+#include "xds/dynamic_snapshot.h"
+#include "xds/xds_client.h"
 
 namespace skiff::server {
 
@@ -36,15 +41,17 @@ class Server {
   // server could not start (nothing is left running).
   absl::Status run();
 
- private:
-  struct BoundListener {
-    std::string name;
-    net::SocketAddress address;
-  };
+  // Main thread. Applies the discovery stream's resources, all or nothing; the error is the
+  // NACK's text.
+  absl::Status applyDynamic(const xds::DynamicSnapshot& snapshot);
 
+ private:
   absl::Status start();
-  absl::Status buildListeners(std::vector<std::vector<WorkerListener>>& per_worker);
+  void startDiscovery();
   void registerAdminHandlers();
+  // /ready turns 200 when DNS clusters have answered and the first dynamic config is in (or
+  // its initial_fetch_timeout passed).
+  void updateReady();
   void startDrain(std::chrono::milliseconds timeout, bool exit_after);
   void shutdown();
 
@@ -55,13 +62,19 @@ class Server {
   std::unique_ptr<event::Dispatcher> main_;
   std::unique_ptr<stats::Registry> registry_;
   std::unique_ptr<upstream::ClusterManager> cluster_manager_;
+  std::unique_ptr<ListenerManager> listener_manager_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<DynamicConfig> dynamic_config_;
+  std::unique_ptr<xds::XdsClient> xds_client_;
+  std::unique_ptr<event::Timer> initial_fetch_timer_;
   std::unique_ptr<admin::AdminServer> admin_;
-  std::vector<std::unique_ptr<http::ListenerStats>> listener_stats_;
-  std::vector<BoundListener> bound_listeners_;
   std::vector<uv_signal_t*> signals_;
   std::unique_ptr<event::Timer> drain_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;
+  stats::Counter* applies_ok_ = nullptr;
+  stats::Counter* applies_rejected_ = nullptr;
+  bool clusters_initialized_ = false;
+  bool dynamic_initialized_ = true;  // false while waiting for the first dynamic config
   bool ready_ = false;
   bool draining_ = false;
   bool exiting_ = false;

@@ -21,22 +21,13 @@ Worker::Worker(int index)
 Worker::~Worker() { stop(); }
 
 void Worker::start(std::vector<WorkerListener> listeners, ClusterMap clusters) {
-  listener_configs_ = std::move(listeners);
+  initial_listeners_ = std::move(listeners);
   clusters_.update(clusters);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), dispatcher_.name().c_str());
     stats::setThreadShard(index_);
-    for (auto& listener : listener_configs_) {
-      const WorkerListener* config = &listener;
-      auto created = net::TcpListener::create(
-          dispatcher_, std::move(*listener.socket),
-          [this, config](std::unique_ptr<net::Connection> c) { onAccept(*config, std::move(c)); });
-      if (!created.ok()) {
-        SKIFF_LOG(kError, "%s", created.status().ToString());
-        continue;
-      }
-      listeners_.push_back(std::move(*created));
-    }
+    for (auto& listener : initial_listeners_) listen(std::move(listener));
+    initial_listeners_.clear();
     flush_timer_ = dispatcher_.createTimer([this] { flushAccessLogs(); });
     flush_timer_->enable(kAccessLogFlushInterval);
     dispatcher_.run();
@@ -50,67 +41,97 @@ void Worker::start(std::vector<WorkerListener> listeners, ClusterMap clusters) {
   });
 }
 
-void Worker::onAccept(const WorkerListener& listener, std::unique_ptr<net::Connection> c) {
+void Worker::listen(WorkerListener listener) {
+  if (draining_) return;  // the socket closes as it goes out of scope
+  auto active = std::make_unique<ActiveListener>();
+  active->settings = std::move(listener.settings);
+  // The slot is stable (owned by unique_ptr) and outlives its TcpListener: each accept reads
+  // the settings current at that moment.
+  ActiveListener* slot = active.get();
+  auto created = net::TcpListener::create(
+      dispatcher_, std::move(*listener.socket),
+      [this, slot](std::unique_ptr<net::Connection> c) { onAccept(slot->settings, std::move(c)); });
+  if (!created.ok()) {
+    SKIFF_LOG(kError, "listener %s: %s", slot->settings->name, created.status().ToString());
+    return;
+  }
+  active->listener = std::move(*created);
+  listeners_[slot->settings->name] = std::move(active);
+}
+
+void Worker::onAccept(const ListenerSettingsConstSharedPtr& listener,
+                      std::unique_ptr<net::Connection> c) {
   if (draining_) return;  // the connection closes as it goes out of scope
-  if (listener.tcp) {
+  if (listener->tcp) {
     startSession(listener, DetectedProtocol::kTcp, std::move(c));
     return;
   }
   using CodecType = config::v1::HttpConnectionManager;
-  if (!listener.tcp_fallback && listener.http->codec_type == CodecType::HTTP1) {
+  if (!listener->tcp_fallback && listener->http->codec_type == CodecType::HTTP1) {
     startSession(listener, DetectedProtocol::kHttp1, std::move(c));
     return;
   }
-  if (!listener.tcp_fallback && listener.http->codec_type == CodecType::HTTP2) {
+  if (!listener->tcp_fallback && listener->http->codec_type == CodecType::HTTP2) {
     startSession(listener, DetectedProtocol::kHttp2, std::move(c));
     return;
   }
+  // The detector holds the settings it was accepted with: the listener may change or go away
+  // before the first bytes arrive.
   auto detector = std::make_unique<ProtocolDetector>(
-      *this, std::move(c), listener.tcp_fallback != nullptr,
-      listener.tcp_fallback ? listener.detection_timeout : listener.http->idle_timeout,
-      [this, &listener](ProtocolDetector& self, DetectedProtocol protocol,
-                        std::unique_ptr<net::Connection> connection) {
+      *this, std::move(c), listener->tcp_fallback != nullptr,
+      listener->tcp_fallback ? listener->detection_timeout : listener->http->idle_timeout,
+      [this, listener](ProtocolDetector& self, DetectedProtocol protocol,
+                       std::unique_ptr<net::Connection> connection) {
         onDownstreamClosed(self);
-        startSession(listener, protocol, std::move(connection));
+        DownstreamConnection* session = startSession(listener, protocol, std::move(connection));
+        // The listener changed or went away while this connection was being detected (such
+        // connections are not drained then, so the request already sent is not lost): serve
+        // that request with the old settings, then close.
+        if (!isCurrent(*listener) && connections_.contains(session)) session->drain();
       });
   ProtocolDetector& ref = *detector;
-  adopt(std::move(detector));
+  adopt(std::move(detector), listener);
   ref.start();
 }
 
-void Worker::startSession(const WorkerListener& listener, DetectedProtocol protocol,
-                          std::unique_ptr<net::Connection> c) {
+bool Worker::isCurrent(const ListenerSettings& listener) const {
+  auto it = listeners_.find(listener.name);
+  return it != listeners_.end() && it->second->settings.get() == &listener;
+}
+
+DownstreamConnection* Worker::startSession(const ListenerSettingsConstSharedPtr& listener,
+                                           DetectedProtocol protocol,
+                                           std::unique_ptr<net::Connection> c) {
   using CodecType = config::v1::HttpConnectionManager;
-  if (protocol != DetectedProtocol::kTcp && listener.http) {
+  if (protocol != DetectedProtocol::kTcp && listener->http) {
     // A forced codec wins over what the bytes looked like; its decoder rejects a mismatch.
-    if (listener.http->codec_type == CodecType::HTTP1) protocol = DetectedProtocol::kHttp1;
-    if (listener.http->codec_type == CodecType::HTTP2) protocol = DetectedProtocol::kHttp2;
+    if (listener->http->codec_type == CodecType::HTTP1) protocol = DetectedProtocol::kHttp1;
+    if (listener->http->codec_type == CodecType::HTTP2) protocol = DetectedProtocol::kHttp2;
   }
   switch (protocol) {
     case DetectedProtocol::kHttp1:
-      adoptAndStart<http::Http1ServerConnection>(listener.http, std::move(c));
-      return;
+      return adoptAndStart<http::Http1ServerConnection>(listener->http, listener, std::move(c));
     case DetectedProtocol::kHttp2:
-      adoptAndStart<http::Http2ServerConnection>(listener.http, std::move(c));
-      return;
+      return adoptAndStart<http::Http2ServerConnection>(listener->http, listener, std::move(c));
     case DetectedProtocol::kTcp:
     case DetectedProtocol::kNeedMoreBytes:
-      adoptAndStart<filters::TcpProxySession>(listener.tcp ? listener.tcp : listener.tcp_fallback,
-                                              std::move(c));
-      return;
+      break;
   }
+  return adoptAndStart<filters::TcpProxySession>(
+      listener->tcp ? listener->tcp : listener->tcp_fallback, listener, std::move(c));
 }
 
-void Worker::adopt(std::unique_ptr<DownstreamConnection> session) {
+void Worker::adopt(std::unique_ptr<DownstreamConnection> session,
+                   const ListenerSettingsConstSharedPtr& listener) {
   DownstreamConnection* key = session.get();
-  connections_.emplace(key, std::move(session));
+  connections_.emplace(key, TrackedConnection{std::move(session), listener});
   active_connections_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Worker::onDownstreamClosed(DownstreamConnection& connection) {
   auto it = connections_.find(&connection);
   if (it == connections_.end()) return;
-  dispatcher_.deferredDelete(std::move(it->second));
+  dispatcher_.deferredDelete(std::move(it->second.connection));
   connections_.erase(it);
   active_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -131,16 +152,62 @@ void Worker::updateClusters(ClusterMap clusters) {
   dispatcher_.post([this, clusters = std::move(clusters)] { clusters_.update(clusters); });
 }
 
+void Worker::updateRoutes(std::shared_ptr<const RouteTableMap> routes) {
+  dispatcher_.post([this, routes = std::move(routes)] { routes_ = routes; });
+}
+
+std::shared_ptr<const router::RouteTable> Worker::routeTable(const std::string& name) {
+  auto it = routes_->find(name);
+  return it == routes_->end() ? nullptr : it->second;
+}
+
+void Worker::addListener(WorkerListener listener) {
+  // std::function must be copyable; the socket is not.
+  auto shared = std::make_shared<WorkerListener>(std::move(listener));
+  dispatcher_.post([this, shared] { listen(std::move(*shared)); });
+}
+
+void Worker::updateListener(ListenerSettingsConstSharedPtr settings) {
+  dispatcher_.post([this, settings = std::move(settings)] {
+    auto it = listeners_.find(settings->name);
+    if (it == listeners_.end()) return;
+    drainListenerConnections(settings->name);
+    it->second->settings = settings;
+  });
+}
+
+void Worker::removeListener(const std::string& name) {
+  dispatcher_.post([this, name] {
+    listeners_.erase(name);  // closes the socket: new connects are refused
+    drainListenerConnections(name);
+  });
+}
+
+void Worker::drainListenerConnections(const std::string& name) {
+  std::vector<DownstreamConnection*> matching;
+  for (auto& [key, tracked] : connections_) {
+    // Connections still in protocol detection are drained once detected (see onAccept).
+    if (tracked.listener->name == name && !dynamic_cast<ProtocolDetector*>(key)) {
+      matching.push_back(key);
+    }
+  }
+  drainConnections(matching);
+}
+
+void Worker::drainConnections(const std::vector<DownstreamConnection*>& connections) {
+  // drain() may close a connection, which removes it from the map: check before each call.
+  for (DownstreamConnection* connection : connections) {
+    if (connections_.contains(connection)) connection->drain();
+  }
+}
+
 void Worker::drain() {
   dispatcher_.post([this] {
     draining_ = true;
     listeners_.clear();
-    // drain() may close a connection, which removes it from the map: iterate over a copy.
     std::vector<DownstreamConnection*> open;
-    for (auto& [key, connection] : connections_) open.push_back(key);
-    for (DownstreamConnection* connection : open) {
-      if (connections_.contains(connection)) connection->drain();
-    }
+    for (auto& [key, tracked] : connections_) open.push_back(key);
+    drainConnections(open);
   });
 }
 

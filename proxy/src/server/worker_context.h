@@ -2,9 +2,13 @@
 
 // What a downstream connection needs from the worker it lives on.
 
+#include <memory>
+#include <string>
+
 #include "access_log/access_log.h"
 #include "common/random.h"
 #include "event/dispatcher.h"
+#include "router/route_table.h"
 #include "upstream/thread_local_clusters.h"
 
 namespace skiff::server {
@@ -23,6 +27,8 @@ class WorkerContext {
   virtual event::Dispatcher& dispatcher() = 0;
   virtual Random& random() = 0;
   virtual upstream::ThreadLocalClusters& clusters() = 0;
+  // The worker's current route table of that name (from the discovery stream); null if none.
+  virtual std::shared_ptr<const router::RouteTable> routeTable(const std::string& name) = 0;
   // The worker's buffered logger for `sink`; nullptr when `sink` is null.
   virtual access_log::Logger* accessLogger(const std::shared_ptr<access_log::Sink>& sink) = 0;
   virtual bool draining() const = 0;

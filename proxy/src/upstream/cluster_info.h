@@ -1,7 +1,8 @@
 #pragma once
 
 // A cluster as the data path sees it: immutable settings, its metrics and its current hosts.
-// Built on the main thread; a changed host set (DNS refresh) makes a new ClusterInfo.
+// Built on the main thread; a changed host set (DNS refresh, new endpoints) or changed settings
+// (a new version from the discovery stream) makes a new ClusterInfo.
 
 #include <chrono>
 #include <memory>
@@ -35,8 +36,11 @@ struct ClusterInfo {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds idle_timeout{60000};
   uint32_t max_requests_per_connection = 0;
-  ClusterStats* stats = nullptr;  // owned by the server, lives as long as the process
+  ClusterStats* stats = nullptr;  // owned by the ClusterManager, one per name, never freed
   std::shared_ptr<const HostVector> hosts;
+  // Hash of every setting except the endpoints: when it changes, workers rebuild the load
+  // balancer and drain every pool (protocol, timeouts, lb policy may all differ).
+  uint64_t settings_hash = 0;
 };
 
 using ClusterInfoConstSharedPtr = std::shared_ptr<const ClusterInfo>;

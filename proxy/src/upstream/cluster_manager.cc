@@ -8,6 +8,10 @@
 #include "common/logging.h"
 #include "config/defaults.h"
 #include "config/duration.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "common/hash.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "net/address.h"
 
 namespace skiff::upstream {
@@ -30,31 +34,55 @@ ClusterManager::ClusterManager(event::Dispatcher& main, stats::Registry& registr
 
 ClusterManager::~ClusterManager() = default;
 
+namespace {
+
+// Settings and static hosts of one cluster; stats are attached by the caller.
+absl::StatusOr<std::shared_ptr<ClusterInfo>> buildClusterInfo(const config::v1::Cluster& config) {
+  auto info = std::make_shared<ClusterInfo>();
+  info->name = config.name();
+  info->config = config;
+  info->connect_timeout = config::millisecondsOr(
+      config.has_connect_timeout(), config.connect_timeout(), config::kDefaultConnectTimeout);
+  info->idle_timeout = config::millisecondsOr(config.connection_pool().has_idle_timeout(),
+                                              config.connection_pool().idle_timeout(),
+                                              config::kDefaultPoolIdleTimeout);
+  info->max_requests_per_connection = config.connection_pool().max_requests_per_connection();
+  config::v1::Cluster settings = config;
+  settings.clear_endpoints();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    settings.SerializeToCodedStream(&coded);
+  }
+  info->settings_hash = hash64(bytes);
+
+  HostVector hosts;
+  if (config.type() != config::v1::Cluster::STRICT_DNS) {
+    for (const auto& endpoint : config.endpoints()) {
+      auto host = makeHost(endpoint.address().address(),
+                           static_cast<uint16_t>(endpoint.address().port()),
+                           endpoint.weight() == 0 ? 1 : endpoint.weight());
+      if (!host.ok()) return host.status();
+      hosts.push_back(std::move(*host));
+    }
+  }
+  info->hosts = std::make_shared<const HostVector>(std::move(hosts));
+  return info;
+}
+
+}  // namespace
+
 absl::Status ClusterManager::addClusters(
     const google::protobuf::RepeatedPtrField<config::v1::Cluster>& configs) {
   for (const auto& config : configs) {
-    auto info = std::make_shared<ClusterInfo>();
-    info->name = config.name();
-    info->config = config;
-    info->connect_timeout = config::millisecondsOr(
-        config.has_connect_timeout(), config.connect_timeout(), config::kDefaultConnectTimeout);
-    info->idle_timeout = config::millisecondsOr(config.connection_pool().has_idle_timeout(),
-                                                config.connection_pool().idle_timeout(),
-                                                config::kDefaultPoolIdleTimeout);
-    info->max_requests_per_connection = config.connection_pool().max_requests_per_connection();
-    stats_.push_back(std::make_unique<ClusterStats>(ClusterStats::create(registry_, config.name())));
-    info->stats = stats_.back().get();
-
-    HostVector hosts;
-    if (config.type() == config::v1::Cluster::STATIC) {
-      for (const auto& endpoint : config.endpoints()) {
-        auto host = makeHost(endpoint.address().address(),
-                             static_cast<uint16_t>(endpoint.address().port()),
-                             endpoint.weight() == 0 ? 1 : endpoint.weight());
-        if (!host.ok()) return host.status();
-        hosts.push_back(std::move(*host));
-      }
-    } else {
+    auto built = buildClusterInfo(config);
+    if (!built.ok()) return built.status();
+    std::shared_ptr<ClusterInfo> info = std::move(*built);
+    info->stats = statsFor(config.name());
+    static_names_.insert(config.name());
+    if (config.type() == config::v1::Cluster::STRICT_DNS) {
       auto dns = std::make_unique<DnsCluster>();
       dns->name = config.name();
       dns->config = config;
@@ -65,8 +93,7 @@ absl::Status ClusterManager::addClusters(
       dns->resolved.resize(config.endpoints_size());
       dns_clusters_.push_back(std::move(dns));
     }
-    info->stats->hosts.add(static_cast<int64_t>(hosts.size()));
-    info->hosts = std::make_shared<const HostVector>(std::move(hosts));
+    info->stats->hosts.add(static_cast<int64_t>(info->hosts->size()));
     clusters_[info->name] = std::move(info);
   }
   for (auto& dns : dns_clusters_) {
@@ -154,6 +181,63 @@ void ClusterManager::publishHosts(const std::string& name, HostVector hosts) {
   updated->hosts = std::make_shared<const HostVector>(std::move(hosts));
   SKIFF_LOG(kInfo, "cluster %s: %d hosts", name, static_cast<int>(updated->hosts->size()));
   clusters_[name] = std::move(updated);
+  publish_(clusters_);
+}
+
+ClusterStats* ClusterManager::statsFor(const std::string& name) {
+  auto& stats = stats_[name];
+  if (!stats) stats = std::make_unique<ClusterStats>(ClusterStats::create(registry_, name));
+  return stats.get();
+}
+
+absl::StatusOr<ClusterManager::DynamicPlan> ClusterManager::prepareDynamic(
+    const std::map<std::string, config::v1::Cluster>& configs) const {
+  DynamicPlan plan;
+  for (const auto& [name, config] : configs) {
+    if (static_names_.count(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster ", name, ": name is used by a static cluster"));
+    }
+    if (config.type() == config::v1::Cluster::STRICT_DNS) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cluster ", name, ": STRICT_DNS is not supported for dynamic clusters (use EDS)"));
+    }
+    auto current = dynamic_configs_.find(name);
+    if (current != dynamic_configs_.end() &&
+        google::protobuf::util::MessageDifferencer::Equals(current->second, config)) {
+      plan.clusters[name] = std::const_pointer_cast<ClusterInfo>(clusters_.at(name));
+    } else {
+      auto built = buildClusterInfo(config);
+      if (!built.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster ", name, ": ", built.status().message()));
+      }
+      plan.clusters[name] = std::move(*built);
+    }
+    plan.configs[name] = config;
+  }
+  return plan;
+}
+
+void ClusterManager::commitDynamic(DynamicPlan plan) {
+  for (const auto& [name, config] : dynamic_configs_) {
+    if (plan.clusters.count(name)) continue;
+    clusters_[name]->stats->hosts.sub(static_cast<int64_t>(clusters_[name]->hosts->size()));
+    clusters_.erase(name);
+    SKIFF_LOG(kInfo, "cluster %s removed", name);
+  }
+  for (auto& [name, info] : plan.clusters) {
+    auto current = clusters_.find(name);
+    if (current != clusters_.end() && current->second == info) continue;  // unchanged
+    int64_t old_hosts = current == clusters_.end() ? 0 : current->second->hosts->size();
+    info->stats = statsFor(name);
+    info->stats->hosts.add(static_cast<int64_t>(info->hosts->size()) - old_hosts);
+    SKIFF_LOG(kInfo, "cluster %s %s: %d hosts", name,
+              current == clusters_.end() ? "added" : "updated",
+              static_cast<int>(info->hosts->size()));
+    clusters_[name] = std::move(info);
+  }
+  dynamic_configs_ = std::move(plan.configs);
   publish_(clusters_);
 }
 

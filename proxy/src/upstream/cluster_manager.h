@@ -2,15 +2,20 @@
 
 // The main thread's clusters: builds each ClusterInfo from config, resolves STRICT_DNS names
 // off the request path (libuv's getaddrinfo pool), refreshes them, and publishes every change
-// of a host set to the workers as a new ClusterInfo.
+// of a host set to the workers as a new ClusterInfo. Clusters from the discovery stream
+// (dynamic) live beside the static ones and are replaced as a set, in two steps: prepare
+// (everything that can fail, nothing changed) and commit (cannot fail, publishes).
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "event/dispatcher.h"
 #include "skiff/config/v1/cluster.pb.h"
 #include "stats/stats.h"
@@ -23,6 +28,13 @@ class ClusterManager {
   using ClusterMap = absl::flat_hash_map<std::string, ClusterInfoConstSharedPtr>;
   using PublishCallback = std::function<void(const ClusterMap&)>;
 
+  // The next set of dynamic clusters, checked and built but not yet visible. An unchanged
+  // cluster keeps its current ClusterInfo, so workers keep its balancer and pools.
+  struct DynamicPlan {
+    std::map<std::string, std::shared_ptr<ClusterInfo>> clusters;
+    std::map<std::string, config::v1::Cluster> configs;
+  };
+
   ClusterManager(event::Dispatcher& main, stats::Registry& registry, PublishCallback publish);
   ~ClusterManager();
 
@@ -30,6 +42,17 @@ class ClusterManager {
   // Calls `ready` once every cluster has its first host set (DNS answered or failed).
   void onInitialized(std::function<void()> ready);
   const ClusterMap& clusters() const { return clusters_; }
+  bool isStatic(const std::string& name) const { return static_names_.count(name) > 0; }
+
+  // Dynamic clusters: STATIC or EDS (hosts from `endpoints`, no DNS). Errors name the cluster.
+  absl::StatusOr<DynamicPlan> prepareDynamic(
+      const std::map<std::string, config::v1::Cluster>& configs) const;
+  // Replaces every dynamic cluster with the plan's and publishes once. A removed cluster
+  // leaves the workers' maps; its in-flight requests finish on the pools they hold.
+  void commitDynamic(DynamicPlan plan);
+  const std::map<std::string, config::v1::Cluster>& dynamicConfigs() const {
+    return dynamic_configs_;
+  }
 
  private:
   struct DnsCluster;
@@ -37,12 +60,17 @@ class ClusterManager {
   void onResolved(DnsCluster& cluster);
   void publishHosts(const std::string& name, HostVector hosts);
   void checkInitialized();
+  // One stats object per cluster name for the life of the process: a cluster that changes or
+  // comes back keeps its metric series.
+  ClusterStats* statsFor(const std::string& name);
 
   event::Dispatcher& main_;
   stats::Registry& registry_;
   PublishCallback publish_;
   ClusterMap clusters_;
-  std::vector<std::unique_ptr<ClusterStats>> stats_;
+  absl::flat_hash_map<std::string, std::unique_ptr<ClusterStats>> stats_;
+  std::set<std::string> static_names_;
+  std::map<std::string, config::v1::Cluster> dynamic_configs_;
   std::vector<std::unique_ptr<DnsCluster>> dns_clusters_;
   std::function<void()> on_initialized_;
 };

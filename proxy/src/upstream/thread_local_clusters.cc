@@ -12,14 +12,23 @@ ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, Random& ra
   update(std::move(info));
 }
 
+ThreadLocalCluster::~ThreadLocalCluster() {
+  // Requests in flight hold their pool (shared_ptr) and finish; nothing goes back to a pool.
+  for (auto& [address, pool] : pools_) pool->drain();
+}
+
 void ThreadLocalCluster::update(ClusterInfoConstSharedPtr info) {
+  bool settings_changed = info_ && info_->settings_hash != info->settings_hash;
   bool hosts_changed = !info_ || info_->hosts != info->hosts;
   info_ = std::move(info);
-  if (!hosts_changed) return;
+  if (!hosts_changed && !settings_changed) return;
   load_balancer_ = createLoadBalancer(info_->config, *info_->hosts, random_);
-  // Pools of hosts that left stop taking connections back; in-flight requests finish.
+  // Pools of hosts that left (or every pool, when the settings changed: protocol, timeouts)
+  // stop taking connections back; their in-flight requests finish.
   absl::flat_hash_set<std::string> current;
-  for (const auto& host : *info_->hosts) current.insert(host->address);
+  if (!settings_changed) {
+    for (const auto& host : *info_->hosts) current.insert(host->address);
+  }
   for (auto it = pools_.begin(); it != pools_.end();) {
     if (current.contains(it->first)) {
       ++it;

@@ -19,9 +19,10 @@ class ThreadLocalCluster {
  public:
   ThreadLocalCluster(event::Dispatcher& dispatcher, Random& random,
                      ClusterInfoConstSharedPtr info);
+  ~ThreadLocalCluster();
   const ClusterInfo& info() const { return *info_; }
   const ClusterInfoConstSharedPtr& infoPtr() const { return info_; }
-  // Takes a newer ClusterInfo; rebuilds the balancer when the host set changed.
+  // Takes a newer ClusterInfo; rebuilds the balancer when the host set or the settings changed.
   void update(ClusterInfoConstSharedPtr info);
 
   HostSharedPtr chooseHost(const LbContext& context) { return load_balancer_->chooseHost(context); }
