@@ -18,16 +18,40 @@ constexpr char kUsage[] = R"(skiff-proxy: the Skiff sidecar data plane
 
 Usage:
   skiff-proxy --config FILE [--concurrency N] [--log-level LEVEL]
-  skiff-proxy --validate FILE
+  skiff-proxy --node-id ID --workload NAME --control-plane HOST:PORT [--admin-address HOST:PORT]
+  skiff-proxy --validate FILE [--node-id ID] [--workload NAME] [--control-plane HOST:PORT]
   skiff-proxy --help
 
 Flags:
   --config FILE      Bootstrap configuration (YAML or JSON; schema in proto/skiff/config/v1).
-  --validate FILE    Check FILE (syntax, schema, references, regexes) and exit: 0 if valid,
-                     1 with the path of the bad field otherwise. Binds nothing.
+  --validate FILE    Check FILE (syntax, schema, references, regexes), with the flags below
+                     applied, and exit: 0 if valid, 1 with the path of the bad field otherwise.
+                     Binds nothing.
+  --node-id ID       This proxy's identity towards the control plane (bootstrap node.id).
+  --workload NAME    The mesh workload this proxy fronts (bootstrap node.workload).
+  --control-plane HOST:PORT
+                     skiff-control's gRPC address (bootstrap dynamic_resources.ads_address).
+                     With --node-id (and usually --workload), no config file is needed: the
+                     proxy starts with no static resources and gets everything from the
+                     control plane. With --config, these flags override the file's values.
+  --admin-address HOST:PORT
+                     Admin API address (bootstrap admin.address; default 127.0.0.1:15000).
   --concurrency N    Worker threads, each with its own event loop (default: number of cores).
   --log-level LEVEL  trace, debug, info, warn, error or off (default: info). Logs go to stderr.
   --help             This text.
+
+Dynamic configuration (xDS): a bootstrap with `node` and `dynamic_resources` opens one
+aggregated discovery stream to the control plane:
+  node: {id: frontend-0, workload: frontend}
+  dynamic_resources:
+    ads_address: 127.0.0.1:15010     # required
+    api_type: DELTA                  # or STATE_OF_THE_WORLD; DELTA falls back to it
+    initial_fetch_timeout: 15s       # /ready waits this long for the first config
+    reconnect_base_interval: 0.25s   # backoff with jitter while the control plane is away
+    reconnect_max_interval: 30s
+Listeners, routes (listeners with `http: {rds: {route_config_name: NAME}}`), clusters and
+endpoints (clusters of type EDS) then arrive live; a change is applied as a whole or refused
+(NACK) with the last good config kept. Removed or changed listeners drain.
 
 Signals: SIGTERM or SIGINT drain (stop accepting, finish in-flight requests up to the
 bootstrap's drain_timeout) and exit 0.
@@ -35,12 +59,55 @@ Admin API (default 127.0.0.1:15000): /ready /stats/prometheus /config_dump /clus
 /listeners, POST /drain, POST /quitquitquit.
 )";
 
+// What the command line says about the control plane; empty fields change nothing.
+struct XdsFlags {
+  std::string node_id;
+  std::string workload;
+  std::string control_plane;
+  std::string admin_address;
+
+  bool any() const { return !node_id.empty() || !workload.empty() || !control_plane.empty(); }
+};
+
+// Splits "host:port" ("[::1]:port" for IPv6).
+bool splitHostPort(const std::string& text, std::string* host, uint32_t* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = text.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return absl::SimpleAtoi(text.substr(colon + 1), port) && *port < 65536;
+}
+
+void applyFlags(const XdsFlags& flags, skiff::config::v1::Bootstrap& bootstrap) {
+  if (!flags.node_id.empty()) bootstrap.mutable_node()->set_id(flags.node_id);
+  if (!flags.workload.empty()) bootstrap.mutable_node()->set_workload(flags.workload);
+  if (!flags.control_plane.empty()) {
+    bootstrap.mutable_dynamic_resources()->set_ads_address(flags.control_plane);
+  }
+  if (!flags.admin_address.empty()) {
+    std::string host;
+    uint32_t port = 0;
+    splitHostPort(flags.admin_address, &host, &port);  // checked when the flag was read
+    bootstrap.mutable_admin()->mutable_address()->set_address(host);
+    bootstrap.mutable_admin()->mutable_address()->set_port(port);
+  }
+}
+
 // The whole check --validate promises: syntax, schema, references, route tables. Binds nothing.
-absl::StatusOr<skiff::config::v1::Bootstrap> loadAndCheck(const std::string& path) {
-  auto bootstrap = skiff::config::loadBootstrapFile(path);
-  if (!bootstrap.ok()) return bootstrap.status();
-  absl::Status status = skiff::config::validateBootstrap(*bootstrap);
-  if (status.ok()) status = skiff::server::checkRouteTables(*bootstrap);
+// Without a file, the bootstrap is built from the flags alone (a mesh sidecar).
+absl::StatusOr<skiff::config::v1::Bootstrap> loadAndCheck(const std::string& path,
+                                                          const XdsFlags& flags) {
+  skiff::config::v1::Bootstrap bootstrap;
+  if (!path.empty()) {
+    auto loaded = skiff::config::loadBootstrapFile(path);
+    if (!loaded.ok()) return loaded.status();
+    bootstrap = std::move(*loaded);
+  }
+  applyFlags(flags, bootstrap);
+  absl::Status status = skiff::config::validateBootstrap(bootstrap);
+  if (status.ok()) status = skiff::server::checkRouteTables(bootstrap);
   if (!status.ok()) return status;
   return bootstrap;
 }
@@ -55,6 +122,7 @@ int usageError(const std::string& message) {
 int main(int argc, char** argv) {
   std::string config_path;
   std::string validate_path;
+  XdsFlags xds_flags;
   int concurrency = static_cast<int>(std::thread::hardware_concurrency());
   if (concurrency <= 0) concurrency = 1;
 
@@ -83,6 +151,22 @@ int main(int argc, char** argv) {
       if (!next(&config_path)) return usageError("--config needs a file");
     } else if (flag == "--validate") {
       if (!next(&validate_path)) return usageError("--validate needs a file");
+    } else if (flag == "--node-id") {
+      if (!next(&xds_flags.node_id) || xds_flags.node_id.empty()) {
+        return usageError("--node-id needs an id");
+      }
+    } else if (flag == "--workload") {
+      if (!next(&xds_flags.workload) || xds_flags.workload.empty()) {
+        return usageError("--workload needs a name");
+      }
+    } else if (flag == "--control-plane" || flag == "--admin-address") {
+      std::string text, host;
+      uint32_t port = 0;
+      if (!next(&text) || !splitHostPort(text, &host, &port) ||
+          (port == 0 && flag == "--control-plane")) {
+        return usageError(flag + " needs HOST:PORT");
+      }
+      (flag == "--control-plane" ? xds_flags.control_plane : xds_flags.admin_address) = text;
     } else if (flag == "--concurrency") {
       std::string text;
       if (!next(&text) || !absl::SimpleAtoi(text, &concurrency) || concurrency < 1 ||
@@ -102,7 +186,7 @@ int main(int argc, char** argv) {
   }
 
   if (!validate_path.empty()) {
-    auto bootstrap = loadAndCheck(validate_path);
+    auto bootstrap = loadAndCheck(validate_path, xds_flags);
     if (!bootstrap.ok()) {
       fprintf(stderr, "%s\n", std::string(bootstrap.status().message()).c_str());
       return 1;
@@ -110,9 +194,14 @@ int main(int argc, char** argv) {
     printf("%s: OK\n", validate_path.c_str());
     return 0;
   }
-  if (config_path.empty()) return usageError("--config or --validate is required");
+  if (config_path.empty() && !xds_flags.any()) {
+    return usageError("--config, --validate or --node-id with --control-plane is required");
+  }
+  if (config_path.empty() && xds_flags.control_plane.empty()) {
+    return usageError("without --config, --control-plane is required");
+  }
 
-  auto bootstrap = loadAndCheck(config_path);
+  auto bootstrap = loadAndCheck(config_path, xds_flags);
   if (!bootstrap.ok()) {
     fprintf(stderr, "skiff-proxy: invalid config: %s\n",
             std::string(bootstrap.status().message()).c_str());

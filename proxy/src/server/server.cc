@@ -157,6 +157,8 @@ absl::Status Server::start() {
   }
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Before onInitialized, which may call updateReady() at once (no DNS clusters).
+  dynamic_initialized_ = !bootstrap_.has_dynamic_resources();
   cluster_manager_->onInitialized([this] {
     clusters_initialized_ = true;
     updateReady();
@@ -166,7 +168,6 @@ absl::Status Server::start() {
 }
 
 void Server::startDiscovery() {
-  dynamic_initialized_ = false;
   xds::XdsClientOptions options;
   options.node = bootstrap_.node();
   options.config = bootstrap_.dynamic_resources();

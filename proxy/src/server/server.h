@@ -74,7 +74,7 @@ class Server {
   stats::Counter* applies_ok_ = nullptr;
   stats::Counter* applies_rejected_ = nullptr;
   bool clusters_initialized_ = false;
-  bool dynamic_initialized_ = true;  // false while waiting for the first dynamic config
+  bool dynamic_initialized_ = false;  // the first dynamic config is in (or not awaited)
   bool ready_ = false;
   bool draining_ = false;
   bool exiting_ = false;
