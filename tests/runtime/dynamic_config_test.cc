@@ -224,6 +224,12 @@ class DynamicConfigTest : public ::testing::Test {
     if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) return "";
     return readMessage(fd);
   }
+  // Sends a request the upstream answers after 300 ms; returns once the upstream has it.
+  static void sendSlowRequest(int fd, const Upstream& upstream) {
+    std::string request = "GET /slow HTTP/1.1\r\nhost: test\r\n\r\n";
+    ASSERT_GT(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
+    while (upstream.requests() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   static std::string bodyOf(const std::string& response) {
     size_t end = response.find("\r\n\r\n");
     return end == std::string::npos ? "" : response.substr(end + 4);
@@ -276,9 +282,7 @@ TEST_F(DynamicConfigTest, InFlightRequestKeepsItsRouteWhileTheTableChanges) {
   ASSERT_TRUE(apply(basicSnapshot(upstream_a_.port(), upstream_b_.port(), "a")).ok());
   int fd = connect("l");
   ASSERT_GE(fd, 0);
-  std::string request = "GET /slow HTTP/1.1\r\nhost: test\r\n\r\n";
-  ASSERT_GT(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
-  while (upstream_a_.requests() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  sendSlowRequest(fd, upstream_a_);
   ASSERT_TRUE(apply(basicSnapshot(upstream_a_.port(), upstream_b_.port(), "b")).ok());
   EXPECT_EQ(bodyOf(readMessage(fd)), "a");
   EXPECT_EQ(bodyOf(get(fd)), "b");
@@ -289,9 +293,7 @@ TEST_F(DynamicConfigTest, RemovedListenerFinishesInFlightRequestAndRefusesNewCon
   uint16_t port = portOf("l");
   int fd = connect("l");
   ASSERT_GE(fd, 0);
-  std::string request = "GET /slow HTTP/1.1\r\nhost: test\r\n\r\n";
-  ASSERT_GT(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
-  while (upstream_a_.requests() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  sendSlowRequest(fd, upstream_a_);
 
   xds::DynamicSnapshot without = basicSnapshot(upstream_a_.port(), upstream_b_.port(), "a");
   without.listeners.clear();
@@ -310,9 +312,7 @@ TEST_F(DynamicConfigTest, RemovedClusterLetsItsInFlightRequestFinish) {
   ASSERT_TRUE(apply(basicSnapshot(upstream_a_.port(), upstream_b_.port(), "a")).ok());
   int fd = connect("l");
   ASSERT_GE(fd, 0);
-  std::string request = "GET /slow HTTP/1.1\r\nhost: test\r\n\r\n";
-  ASSERT_GT(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
-  while (upstream_a_.requests() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  sendSlowRequest(fd, upstream_a_);
   xds::DynamicSnapshot moved = basicSnapshot(upstream_a_.port(), upstream_b_.port(), "b");
   moved.clusters.erase("a");
   ASSERT_TRUE(apply(moved).ok());

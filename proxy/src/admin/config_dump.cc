@@ -49,12 +49,16 @@ std::string renderConfigDump(const config::v1::Bootstrap& bootstrap,
     *(*root.mutable_fields())["dynamic_active_resources"].mutable_struct_value() =
         std::move(active);
   }
+  return toJson(root) + "\n";
+}
+
+std::string toJson(const google::protobuf::Message& message) {
   std::string out;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(root, &out, options);
-  return out + "\n";
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
 }
 
 }  // namespace skiff::admin

@@ -8,7 +8,6 @@
 #include "config/defaults.h"
 #include "config/duration.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "router/route_table.h"
 
 namespace skiff::server {
@@ -17,15 +16,6 @@ namespace {
 constexpr std::chrono::milliseconds kDrainPollInterval{50};
 constexpr std::chrono::milliseconds kQuitDrainTimeout{1000};
 constexpr absl::Duration kDefaultInitialFetchTimeout = absl::Seconds(15);
-
-std::string toJson(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
-}
 
 google::protobuf::Value stringValue(const std::string& s) {
   google::protobuf::Value v;
@@ -268,7 +258,7 @@ void Server::registerAdminHandlers() {
             numberValue(host->active_requests.load(std::memory_order_relaxed));
       }
     }
-    return AdminResponse{200, "application/json", toJson(root) + "\n"};
+    return AdminResponse{200, "application/json", admin::toJson(root) + "\n"};
   });
   admin_->addHandler("GET", "/listeners", [this](const http::RequestHead&) {
     google::protobuf::Struct root;
@@ -283,7 +273,7 @@ void Server::registerAdminHandlers() {
     for (const auto& name : listener_manager_->warming()) {
       *warming->add_values() = stringValue(name);
     }
-    return AdminResponse{200, "application/json", toJson(root) + "\n"};
+    return AdminResponse{200, "application/json", admin::toJson(root) + "\n"};
   });
   admin_->addHandler("POST", "/drain", [this](const http::RequestHead&) {
     startDrain(drain_timeout_, false);
