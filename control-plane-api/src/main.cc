@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "absl/strings/numbers.h"
+#include "cli_flags.h"
 #include "common/logging.h"
 #include "control_plane.h"
 
@@ -43,45 +43,30 @@ int usageError(const std::string& message) {
 
 int main(int argc, char** argv) {
   skiff::control::ControlPlaneOptions options;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
+  skiff::cli::ArgCursor args(argc, argv);
+  std::string error;
+  while (args.next()) {
     std::string value;
-    const size_t eq = flag.find('=');
-    const bool inline_value = flag.rfind("--", 0) == 0 && eq != std::string::npos;
-    if (inline_value) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    auto next = [&](std::string* out) {
-      if (inline_value) {
-        *out = value;
-        return true;
-      }
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
-    if (flag == "--help" || flag == "-h") {
+    if (args.is("--help") || args.is("-h")) {
       fputs(kUsage, stdout);
       return 0;
-    } else if (flag == "--config-dir") {
-      if (!next(&options.config_dir)) return usageError("--config-dir needs a directory");
-    } else if (flag == "--listen") {
-      if (!next(&options.listen)) return usageError("--listen needs HOST:PORT");
-    } else if (flag == "--debounce") {
-      int ms = 0;
-      if (!next(&value) || !absl::SimpleAtoi(value, &ms) || ms < 0) {
-        return usageError("--debounce needs a number of milliseconds");
-      }
+    } else if (args.is("--config-dir")) {
+      if (!args.value(&options.config_dir, &error)) return usageError(error);
+    } else if (args.is("--listen")) {
+      if (!args.value(&options.listen, &error)) return usageError(error);
+    } else if (args.is("--debounce")) {
+      int64_t ms = 0;
+      if (!args.intValue(0, 60000, &ms, &error)) return usageError(error);
       options.debounce = std::chrono::milliseconds(ms);
-    } else if (flag == "--log-level") {
+    } else if (args.is("--log-level")) {
       skiff::log::Level level;
-      if (!next(&value) || !skiff::log::parseLevel(value, &level)) {
+      if (!args.value(&value, &error)) return usageError(error);
+      if (!skiff::log::parseLevel(value, &level)) {
         return usageError("--log-level needs one of trace, debug, info, warn, error, off");
       }
       skiff::log::setLevel(level);
     } else {
-      return usageError("unknown flag " + flag);
+      return usageError("unknown flag " + args.arg());
     }
   }
   if (options.config_dir.empty()) return usageError("--config-dir is required");
