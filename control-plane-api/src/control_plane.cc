@@ -26,6 +26,9 @@ absl::Status ControlPlane::start() {
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(discovery_.get());
   builder.RegisterService(status_.get());
+  // Without this gRPC sets SO_REUSEPORT, and a second skiff-control on the same port would
+  // start and take half of the proxies instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Proxies keep their stream for hours; keepalive pings find the ones that vanished.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
