@@ -139,6 +139,12 @@ TEST_F(DiscoveryServerTest, StateOfTheWorldAckNackAndPush) {
   EXPECT_EQ(status.proxies(0).stream_type(), "STATE_OF_THE_WORLD");
   EXPECT_EQ(status.proxies(0).node().id(), "frontend-0");
 
+  // A mesh change that leaves this proxy's resources as they are sends it nothing.
+  mesh::v1::MeshFile relabeled = testing::demoMesh();
+  (*relabeled.mutable_workloads(1)->mutable_labels())["team"] = "payments";
+  EXPECT_EQ(control_plane_->discovery().publish(std::make_shared<const MeshSnapshot>(relabeled)),
+            0u);
+
   // A changed split: only the outbound route configuration is resent.
   write("policy.yaml", kSplit8020);
   DiscoveryResponse routes;
