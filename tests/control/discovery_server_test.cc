@@ -30,10 +30,7 @@ using discovery::v1::DiscoveryResponse;
 class DiscoveryServerTest : public ::testing::Test {
  protected:
   DiscoveryServerTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("skiff-ads-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::makeTestDir("skiff-ads-");
     for (const MeshSource& source : testing::demoSources()) {
       write(std::filesystem::path(source.file).filename().string(), source.yaml);
     }

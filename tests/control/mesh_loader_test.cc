@@ -84,10 +84,7 @@ traffic_policies:
 class MeshDirTest : public ::testing::Test {
  protected:
   MeshDirTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("skiff-mesh-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::makeTestDir("skiff-mesh-");
   }
   ~MeshDirTest() override { std::filesystem::remove_all(dir_); }
 

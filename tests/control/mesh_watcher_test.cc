@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "gtest/gtest.h"
+#include "test_mesh.h"
 
 namespace skiff::control {
 namespace {
@@ -15,10 +16,7 @@ namespace {
 class MeshWatcherTest : public ::testing::Test {
  protected:
   MeshWatcherTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("skiff-watch-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::makeTestDir("skiff-watch-");
   }
   ~MeshWatcherTest() override { std::filesystem::remove_all(dir_); }
 

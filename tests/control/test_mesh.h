@@ -2,6 +2,9 @@
 
 // The demo mesh (examples/mesh) in one string, for the control plane's unit tests.
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_replace.h"
@@ -69,6 +72,16 @@ inline mesh::v1::MeshFile demoMesh(const std::string& policy = kPolicy) {
   absl::StatusOr<mesh::v1::MeshFile> mesh = parseMesh(demoSources(policy));
   EXPECT_TRUE(mesh.ok()) << mesh.status();
   return mesh.ok() ? *mesh : mesh::v1::MeshFile();
+}
+
+// A fresh directory named after the running test (removed by the caller).
+inline std::filesystem::path makeTestDir(const std::string& prefix) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      (prefix + std::to_string(getpid()) + "-" +
+       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 }  // namespace skiff::control::testing
