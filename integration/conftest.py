@@ -78,7 +78,13 @@ def proxy_factory(request, tmp_path):
     for proxy in proxies:
         if proxy.process is None:
             continue
+        running = proxy.process.poll() is None
         code = proxy.stop()
+        if running and code != 0:
+            # SIGTERM must drain and exit 0; anything else (a crash in shutdown, a hang that
+            # needed SIGKILL) fails the test.
+            reports.append("%s: exit code %s after SIGTERM:\n%s"
+                           % (proxy.name, code, proxy.stderr()[-3000:]))
         if failed:
             sys.stderr.write("\n----- %s (exit %s) config %s -----\n%s\n----- stderr -----\n%s\n"
                              % (proxy.name, code, proxy.config_path,
@@ -88,7 +94,8 @@ def proxy_factory(request, tmp_path):
             reports.append("%s:\n%s" % (proxy.name, report))
     if reports:
         # Under the ASan/UBSan build a report fails the test even when its assertions passed.
-        pytest.fail("sanitizer report from skiff-proxy:\n" + "\n".join(reports), pytrace=False)
+        pytest.fail("skiff-proxy shutdown or sanitizer report:\n" + "\n".join(reports),
+                    pytrace=False)
 
 
 @pytest.fixture

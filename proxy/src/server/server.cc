@@ -65,6 +65,9 @@ Server::~Server() {
   workers_.clear();
   admin_.reset();
   drain_timer_.reset();
+  // Timers close their handle on the loop: they must go before the loop does.
+  initial_fetch_timer_.reset();
+  if (cluster_manager_) cluster_manager_->stopTimers();
   for (uv_signal_t* signal : signals_) {
     uv_close(reinterpret_cast<uv_handle_t*>(signal),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });

@@ -34,6 +34,10 @@ ClusterManager::ClusterManager(event::Dispatcher& main, stats::Registry& registr
 
 ClusterManager::~ClusterManager() = default;
 
+void ClusterManager::stopTimers() {
+  for (auto& dns : dns_clusters_) dns->refresh_timer.reset();
+}
+
 namespace {
 
 // Settings and static hosts of one cluster; stats are attached by the caller.
@@ -169,7 +173,7 @@ void ClusterManager::onResolved(DnsCluster& cluster) {
                          });
   if (!same) publishHosts(cluster.name, std::move(hosts));
   cluster.initialized = true;
-  cluster.refresh_timer->enable(cluster.refresh);
+  if (cluster.refresh_timer) cluster.refresh_timer->enable(cluster.refresh);
   checkInitialized();
 }
 

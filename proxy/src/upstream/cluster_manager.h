@@ -37,6 +37,9 @@ class ClusterManager {
 
   ClusterManager(event::Dispatcher& main, stats::Registry& registry, PublishCallback publish);
   ~ClusterManager();
+  // Before the main loop closes: timers hold loop handles. DNS answers still in flight may
+  // arrive afterwards; they update hosts but schedule no refresh.
+  void stopTimers();
 
   absl::Status addClusters(const google::protobuf::RepeatedPtrField<config::v1::Cluster>& configs);
   // Calls `ready` once every cluster has its first host set (DNS answered or failed).

@@ -419,9 +419,12 @@ void Http2ConnectionPool::onClosed(Connection& connection) {
 
 void Http2ConnectionPool::drain() {
   draining_ = true;
+  // close() leads to onClosed(), which erases from connections_: collect first.
+  std::vector<Connection*> idle;
   for (auto& connection : connections_) {
-    if (connection->activeStreams() == 0) connection->close();
+    if (connection->activeStreams() == 0) idle.push_back(connection.get());
   }
+  for (Connection* connection : idle) connection->close();
 }
 
 }  // namespace skiff::upstream
