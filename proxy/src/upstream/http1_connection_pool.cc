@@ -172,7 +172,8 @@ ConnectionPool::Pending* Http1ConnectionPool::newStream(PoolCallbacks& callbacks
   auto connection = net::Connection::connect(
       dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr), cluster_->connect_timeout);
   connecting_.push_back(
-      std::make_unique<Http1UpstreamConnection>(std::move(connection), host_, *cluster_));
+      std::make_unique<Http1UpstreamConnection>(std::move(connection), host_,
+                                                *cluster_->stats));
   connecting_.back()->setOwner(this);
   return request;
 }

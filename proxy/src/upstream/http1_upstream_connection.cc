@@ -13,20 +13,20 @@ const http1::CodecLimits& responseLimits() {
 }  // namespace
 
 Http1UpstreamConnection::Http1UpstreamConnection(std::unique_ptr<net::Connection> connection,
-                                       HostSharedPtr host, const ClusterInfo& cluster)
+                                       HostSharedPtr host, ClusterStats& stats)
     : connection_(std::move(connection)),
       host_(std::move(host)),
-      cluster_(cluster),
+      stats_(stats),
       decoder_(responseLimits(), *this) {
   connection_->setCallbacks(this);
-  cluster_.stats->connections_total.inc();
-  cluster_.stats->connections_active.add(1);
+  stats_.connections_total.inc();
+  stats_.connections_active.add(1);
 }
 
 Http1UpstreamConnection::~Http1UpstreamConnection() {
   connection_->setCallbacks(nullptr);
   connection_->close(net::Connection::CloseType::kNoFlush);
-  cluster_.stats->connections_active.sub(1);
+  stats_.connections_active.sub(1);
 }
 
 void Http1UpstreamConnection::onRead(Buffer& data, bool end_stream) {

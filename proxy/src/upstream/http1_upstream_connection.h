@@ -32,7 +32,7 @@ class Http1ConnectionOwner {
 class Http1UpstreamConnection : public net::ConnectionCallbacks, public http1::ResponseDecoderCallbacks {
  public:
   Http1UpstreamConnection(std::unique_ptr<net::Connection> connection, HostSharedPtr host,
-                     const ClusterInfo& cluster);
+                     ClusterStats& stats);
   ~Http1UpstreamConnection() override;
 
   void setOwner(Http1ConnectionOwner* owner) { owner_ = owner; }
@@ -67,7 +67,9 @@ class Http1UpstreamConnection : public net::ConnectionCallbacks, public http1::R
 
   std::unique_ptr<net::Connection> connection_;
   HostSharedPtr host_;
-  const ClusterInfo& cluster_;
+  // The cluster's stats live as long as the process; the ClusterInfo may not outlive a
+  // deferred delete of this connection (a cluster update drops its pools).
+  ClusterStats& stats_;
   http1::ResponseDecoder decoder_;
   Buffer encode_buffer_;
   Http1ConnectionOwner* owner_ = nullptr;
