@@ -20,18 +20,22 @@ class Http2ConnectionPool::Connection : public net::ConnectionCallbacks,
  public:
   Connection(Http2ConnectionPool& pool, std::unique_ptr<net::Connection> connection)
       : pool_(pool),
+        dispatcher_(pool.dispatcher_),
+        stats_(*pool.cluster_->stats),
         connection_(std::move(connection)),
         codec_(pool.settings_, *this) {
     connection_->setCallbacks(this);
-    pool_.cluster_->stats->connections_total.inc();
-    pool_.cluster_->stats->connections_active.add(1);
+    stats_.connections_total.inc();
+    stats_.connections_active.add(1);
   }
 
+  // A closed connection is deleted on a later loop turn, possibly after its pool (a cluster
+  // update or shutdown drops pools): the destructor touches only what outlives pools.
   ~Connection() override {
-    if (flush_scheduled_) pool_.dispatcher_.cancelFlush(this);
+    if (flush_scheduled_) dispatcher_.cancelFlush(this);
     connection_->setCallbacks(nullptr);
     connection_->close(net::Connection::CloseType::kNoFlush);
-    pool_.cluster_->stats->connections_active.sub(1);
+    stats_.connections_active.sub(1);
   }
 
   bool connected() const { return connected_; }
@@ -49,7 +53,7 @@ class Http2ConnectionPool::Connection : public net::ConnectionCallbacks,
   void scheduleFlush() {
     if (flush_scheduled_ || closed_) return;
     flush_scheduled_ = true;
-    pool_.dispatcher_.scheduleFlush(this);
+    dispatcher_.scheduleFlush(this);
   }
   void armIdleTimer();
   void close() {
@@ -100,6 +104,8 @@ class Http2ConnectionPool::Connection : public net::ConnectionCallbacks,
   }
 
   Http2ConnectionPool& pool_;
+  event::Dispatcher& dispatcher_;
+  ClusterStats& stats_;
   std::unique_ptr<net::Connection> connection_;
   http2::ClientCodec codec_;
   absl::flat_hash_map<int32_t, Http2UpstreamRequest*> streams_;
@@ -236,7 +242,7 @@ void Http2ConnectionPool::Connection::removeStream(int32_t id, size_t unconsumed
 
 void Http2ConnectionPool::Connection::armIdleTimer() {
   if (pool_.cluster_->idle_timeout.count() == 0 || closed_) return;
-  if (!idle_timer_) idle_timer_ = pool_.dispatcher_.createTimer([this] { close(); });
+  if (!idle_timer_) idle_timer_ = dispatcher_.createTimer([this] { close(); });
   idle_timer_->enable(pool_.cluster_->idle_timeout);
 }
 
