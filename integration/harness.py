@@ -176,11 +176,7 @@ class Proxy:
             self.process.wait()
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return read_log(self.stderr_path)
 
     @property
     def pid(self):
@@ -248,6 +244,15 @@ class Proxy:
 
     def cpu_seconds(self):
         return proc_cpu_seconds(self.pid)
+
+
+def read_log(path):
+    """A process's captured output as text ("" before it wrote any)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",

@@ -96,11 +96,7 @@ class ControlPlane:
         return self.stop(signal.SIGKILL)
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return harness.read_log(self.stderr_path)
 
     def skiffctl(self, *args, check=True):
         result = subprocess.run([skiffctl_binary(), "--control-plane", self.address, *args],
