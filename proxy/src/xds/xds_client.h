@@ -25,7 +25,7 @@ namespace skiff::xds {
 
 // What unset DynamicResources durations stand for.
 inline constexpr absl::Duration kDefaultReconnectBaseInterval = absl::Milliseconds(250);
-inline constexpr absl::Duration kDefaultReconnectMaxInterval = absl::Seconds(30);
+inline constexpr absl::Duration kDefaultReconnectMaxInterval = absl::Seconds(5);
 inline constexpr absl::Duration kDefaultInitialFetchTimeout = absl::Seconds(15);
 
 struct XdsClientOptions {
