@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -304,6 +305,11 @@ TEST_F(DynamicConfigTest, RemovedListenerFinishesInFlightRequestAndRefusesNewCon
   std::string response = readMessage(fd);
   EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200")) << response;
   EXPECT_EQ(bodyOf(response), "a");
+  // The client learns from the response itself that the connection ends, so it does not race
+  // a next request against the close.
+  EXPECT_NE(absl::AsciiStrToLower(response).find("\r\nconnection: close\r\n"),
+            std::string::npos)
+      << response;
   char byte;
   EXPECT_EQ(::recv(fd, &byte, 1, 0), 0) << "the drained connection closes after its response";
 }

@@ -169,6 +169,9 @@ void Http1ServerConnection::encodeHead(ResponseHead& head, bool end_stream) {
   removeHopByHopHeaders(head.headers, false);
   // A refused upgrade or an unread request body leaves bytes that are not a next request.
   if (upgrade_requested_ || !stream_->requestComplete()) close_after_response_ = true;
+  // Drained while the request was in flight (its listener was removed or changed): say so in
+  // the response, so the client does not race a next request against the close.
+  if (draining_) close_after_response_ = true;
   bool bodyless = head_request_ || head.status == 204 || head.status == 304;
   if (bodyless) {
     framing_ = http1::BodyFraming::kNone;
