@@ -63,11 +63,9 @@ class FakeAdsServer final : public discovery::AggregatedDiscoveryService::Servic
 
   // Waits (up to 5s) for the n-th request (0-based) of the stream kind; false on timeout.
   bool waitDelta(size_t n, discovery::DeltaDiscoveryRequest* out) {
-    return waitFor([&] { return delta_in_.size() > n; }) && (*out = delta_in_[n], true);
+    return waitNth(delta_in_, n, out);
   }
-  bool waitSotw(size_t n, discovery::DiscoveryRequest* out) {
-    return waitFor([&] { return sotw_in_.size() > n; }) && (*out = sotw_in_[n], true);
-  }
+  bool waitSotw(size_t n, discovery::DiscoveryRequest* out) { return waitNth(sotw_in_, n, out); }
   size_t deltaRequests() {
     std::lock_guard<std::mutex> lock(mutex_);
     return delta_in_.size();
@@ -105,9 +103,15 @@ class FakeAdsServer final : public discovery::AggregatedDiscoveryService::Servic
   }
 
  private:
-  bool waitFor(const std::function<bool()>& ready) {
+  // The copy is made under the lock: the stream threads keep appending (and reallocating).
+  template <class Request>
+  bool waitNth(const std::vector<Request>& requests, size_t n, Request* out) {
     std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, std::chrono::seconds(5), ready);
+    if (!changed_.wait_for(lock, std::chrono::seconds(5), [&] { return requests.size() > n; })) {
+      return false;
+    }
+    *out = requests[n];
+    return true;
   }
 
   // A reader thread records requests; this thread writes queued responses until the stream
