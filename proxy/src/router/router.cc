@@ -59,18 +59,11 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
   request_complete_ = end_stream;
   if (request_complete_) onRequestComplete();
   armIdleTimer();
-  requestUpstream();
+  requestUpstream(*cluster);
 }
 
-void Router::requestUpstream() {
-  // Looked up again each time: on a retry the cluster may have been replaced or removed by a
-  // configuration change (the worker's cluster map is not stable across loop turns).
-  upstream::ThreadLocalCluster* cluster = worker_.clusters().get(cluster_name_);
-  if (cluster == nullptr) {
-    fail(503, "NC", absl::StrCat("cluster ", cluster_name_, " not found"));
-    return;
-  }
-  pool_ = cluster->pool(host_);
+void Router::requestUpstream(upstream::ThreadLocalCluster& cluster) {
+  pool_ = cluster.pool(host_);
   pending_ = pool_->newStream(*this);
 }
 
@@ -215,7 +208,14 @@ void Router::onReset(upstream::UpstreamResetReason reason) {
   if (reason == upstream::UpstreamResetReason::kRefused && !response_started_ &&
       !request_has_body_ && !retried_) {
     retried_ = true;
-    requestUpstream();
+    // Looked up again: by a later loop turn a configuration change may have replaced or
+    // removed the cluster (the worker's cluster map is only stable within one turn).
+    upstream::ThreadLocalCluster* cluster = worker_.clusters().get(cluster_name_);
+    if (cluster == nullptr) {
+      fail(503, "NC", absl::StrCat("cluster ", cluster_name_, " not found"));
+      return;
+    }
+    requestUpstream(*cluster);
     return;
   }
   if (reason == upstream::UpstreamResetReason::kProtocolError) {

@@ -62,7 +62,7 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestC
   void onBelowWriteBufferLowWatermark() override;
 
  private:
-  void requestUpstream();
+  void requestUpstream(upstream::ThreadLocalCluster& cluster);
   void onRequestComplete();
   void onResponseComplete();
   void fail(int status, absl::string_view flag, absl::string_view detail);
