@@ -46,7 +46,20 @@ std::unique_ptr<Connection> Connection::accept(event::Dispatcher& dispatcher,
   if (uv_tcp_getpeername(handle, reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
     connection->remote_address_ = fromSockaddr(reinterpret_cast<sockaddr*>(&peer), length);
   }
+  sockaddr_storage local{};
+  length = sizeof(local);
+  if (uv_tcp_getsockname(handle, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+    connection->local_address_ = fromSockaddr(reinterpret_cast<sockaddr*>(&local), length);
+    connection->destination_address_ = connection->local_address_;
+  }
   return connection;
+}
+
+int Connection::fd() const {
+  if (state_ == State::kClosed) return -1;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0) return -1;
+  return fd;
 }
 
 std::unique_ptr<Connection> Connection::connect(event::Dispatcher& dispatcher,

@@ -80,6 +80,14 @@ class Connection : public event::DeferredFlush {
   void flushDeferred() override;
 
   const SocketAddress& remoteAddress() const { return remote_address_; }
+  // The address the connection was accepted on (empty for outgoing connections).
+  const SocketAddress& localAddress() const { return local_address_; }
+  // Where the client meant to go: the original destination read at accept by a listener with
+  // use_original_dst (before an iptables REDIRECT), else the local address.
+  const SocketAddress& destinationAddress() const { return destination_address_; }
+  void setDestinationAddress(const SocketAddress& address) { destination_address_ = address; }
+  // The socket's descriptor, for getsockopt users; -1 once closed.
+  int fd() const;
   uint64_t bytesRead() const { return bytes_read_; }
   uint64_t bytesWritten() const { return bytes_written_; }
   event::Dispatcher& dispatcher() { return dispatcher_; }
@@ -104,6 +112,8 @@ class Connection : public event::DeferredFlush {
   ConnectionCallbacks* callbacks_ = nullptr;
   State state_ = State::kOpen;
   SocketAddress remote_address_;
+  SocketAddress local_address_;
+  SocketAddress destination_address_;
 
   Buffer read_buffer_;
   Buffer write_buffer_;

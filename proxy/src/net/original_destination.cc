@@ -1,0 +1,30 @@
+#include "net/original_destination.h"
+
+// glibc's <netinet/in.h> must come before the kernel headers: it tells <linux/in.h> (through
+// libc-compat.h) not to define the same structs again.
+#include <netinet/in.h>
+#include <sys/socket.h>
+// clang-format off
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+// clang-format on
+
+namespace skiff::net {
+
+std::optional<SocketAddress> originalDestination(int fd, int family) {
+  if (fd < 0) return std::nullopt;
+  SocketAddress out;
+  socklen_t length = sizeof(out.storage);
+  int rc = -1;
+  if (family == AF_INET) {
+    rc = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &out.storage, &length);
+  } else if (family == AF_INET6) {
+    rc = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &out.storage, &length);
+  }
+  // Without a NAT entry the kernel answers ENOENT (or ENOPROTOOPT when conntrack is absent).
+  if (rc != 0 || out.family() != family) return std::nullopt;
+  out.length = length;
+  return out;
+}
+
+}  // namespace skiff::net
