@@ -1,6 +1,7 @@
 #include "net/connection.h"
 
 #include "common/logging.h"
+#include "tls/tls_transport.h"
 
 namespace skiff::net {
 namespace {
@@ -104,7 +105,8 @@ std::unique_ptr<Connection> Connection::connect(event::Dispatcher& dispatcher,
 
 void Connection::onConnectResult(int status) {
   if (state_ != State::kConnecting) return;
-  connect_timer_.reset();
+  // With TLS the connect timeout also covers the handshake.
+  if (status != 0 || !tls_) connect_timer_.reset();
   if (status != 0) {
     connect_timed_out_ = status == UV_ETIMEDOUT;
     SKIFF_LOG(kDebug, "connect to %s failed: %s", remote_address_.toString(), uv_strerror(status));
@@ -113,6 +115,19 @@ void Connection::onConnectResult(int status) {
       connect_req_ = nullptr;
     }
     closeNow(ConnectionEvent::kConnectFailed);
+    return;
+  }
+  if (tls_) {
+    // Still "connecting" for the owner until the handshake is done.
+    tls_handshaking_ = true;
+    startReading();
+    absl::Status started = tls_->startHandshake(write_buffer_);
+    if (!started.ok()) {
+      SKIFF_LOG(kDebug, "TLS to %s: %s", remote_address_.toString(), started.message());
+      closeNow(ConnectionEvent::kConnectFailed);
+      return;
+    }
+    flush();
     return;
   }
   state_ = State::kOpen;
@@ -133,7 +148,8 @@ void Connection::readDisable(bool disable) {
 }
 
 void Connection::updateReading() {
-  bool want = (reading_started_ && read_disable_count_ == 0 && state_ == State::kOpen && !read_eof_) ||
+  bool want = (reading_started_ && read_disable_count_ == 0 &&
+               (state_ == State::kOpen || tls_handshaking_) && !read_eof_) ||
               (lingering_ && !read_eof_);
   if (want == read_active_) return;
   read_active_ = want;
@@ -147,7 +163,8 @@ void Connection::updateReading() {
 
 void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
-  buf->base = self->read_buffer_.reserve(kReadSize);
+  Buffer& target = self->tls_ ? self->tls_raw_read_ : self->read_buffer_;
+  buf->base = target.reserve(kReadSize);
   buf->len = kReadSize;
 }
 
@@ -156,10 +173,21 @@ void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   if (self == nullptr || self->state_ == State::kClosed) return;
   if (self->lingering_) {
     self->read_buffer_.clear();
+    self->tls_raw_read_.clear();
     if (nread < 0) self->closeNow(ConnectionEvent::kLocalClose);
     return;
   }
-  if (self->state_ != State::kOpen) return;
+  if (self->state_ != State::kOpen && !self->tls_handshaking_) return;
+  if (nread > 0 && self->tls_) {
+    self->tls_raw_read_.commit(static_cast<size_t>(nread));
+    self->bytes_read_ += nread;
+    self->onTlsData();
+    return;
+  }
+  if (nread < 0 && self->tls_handshaking_) {
+    self->closeNow(ConnectionEvent::kConnectFailed);  // the server hung up mid-handshake
+    return;
+  }
   if (nread > 0) {
     self->read_buffer_.commit(static_cast<size_t>(nread));
     self->bytes_read_ += nread;
@@ -184,9 +212,13 @@ void Connection::write(Buffer& data, bool end_stream) {
     data.clear();
     return;
   }
-  write_buffer_.move(data);
+  if (tls_) {
+    tls_pending_.move(data);  // encrypted at flush: one pass over what this turn wrote
+  } else {
+    write_buffer_.move(data);
+  }
   if (end_stream) shutdown_after_write_ = true;
-  if (!above_high_watermark_ && write_buffer_.length() > high_watermark_) {
+  if (!above_high_watermark_ && bufferedWriteBytes() > high_watermark_) {
     above_high_watermark_ = true;
     if (callbacks_ != nullptr) callbacks_->onAboveWriteBufferHighWatermark();
   }
@@ -198,11 +230,12 @@ void Connection::write(Buffer& data, bool end_stream) {
 
 void Connection::flushDeferred() {
   flush_scheduled_ = false;
-  if (state_ == State::kOpen) flush();
+  if (state_ == State::kOpen || tls_handshaking_) flush();
 }
 
 void Connection::flush() {
   if (write_in_flight_ > 0 || state_ == State::kClosed) return;
+  if (tls_ && !encryptPending()) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(handle_);
   while (write_buffer_.length() > 0) {
     uv_buf_t bufs[kMaxIovecs];
@@ -251,6 +284,8 @@ void Connection::flush() {
     }
     return;
   }
+  // Plaintext still waiting for the handshake: the end of stream and the close wait too.
+  if (!tls_pending_.empty()) return;
   if (shutdown_after_write_ && !shutdown_sent_) {
     shutdown_sent_ = true;
     auto* req = new uv_shutdown_t;
@@ -279,6 +314,7 @@ void Connection::startLingering() {
   close_after_flush_ = false;
   state_ = State::kClosing;
   read_buffer_.clear();
+  tls_raw_read_.clear();
   if (read_eof_) {
     closeNow(ConnectionEvent::kLocalClose);
     return;
@@ -307,7 +343,7 @@ void Connection::onWriteDone(size_t written, int status) {
 }
 
 void Connection::afterDrain() {
-  if (above_high_watermark_ && write_buffer_.length() <= high_watermark_ / 2) {
+  if (above_high_watermark_ && bufferedWriteBytes() <= high_watermark_ / 2) {
     above_high_watermark_ = false;
     if (callbacks_ != nullptr) callbacks_->onBelowWriteBufferLowWatermark();
   }
@@ -319,10 +355,18 @@ void Connection::close(CloseType type) {
   if (state_ == State::kClosed) return;
   if (type != CloseType::kNoFlush && state_ == State::kOpen) {
     linger_after_flush_ = type == CloseType::kFlushWriteAndLinger;
-    if (write_buffer_.length() > 0 || write_in_flight_ > 0) {
+    if (tls_ && tls_->handshakeComplete() && !tls_close_notify_due_) {
+      tls_close_notify_due_ = true;
+      if (write_in_flight_ == 0 && !encryptPending()) return;
+    }
+    if (write_buffer_.length() > 0 || write_in_flight_ > 0 || !tls_pending_.empty()) {
       close_after_flush_ = true;
       read_disable_count_++;
       updateReading();
+      if (!flush_scheduled_ && write_in_flight_ == 0) {
+        flush_scheduled_ = true;
+        dispatcher_.scheduleFlush(this);
+      }
       return;
     }
     if (linger_after_flush_) {
@@ -350,6 +394,101 @@ void Connection::closeNow(ConnectionEvent event) {
 
 void Connection::raise(ConnectionEvent event) {
   if (callbacks_ != nullptr) callbacks_->onEvent(event);
+}
+
+namespace {
+const std::string kNoIdentity;
+}  // namespace
+
+const std::string& Connection::peerIdentity() const {
+  return tls_ ? tls_->peerIdentity() : kNoIdentity;
+}
+
+const std::string& Connection::localIdentity() const {
+  return tls_ ? tls_->localIdentity() : kNoIdentity;
+}
+
+const std::string& Connection::negotiatedAlpn() const {
+  return tls_ ? tls_->negotiatedAlpn() : kNoIdentity;
+}
+
+void Connection::startServerTls(std::unique_ptr<tls::TlsTransport> transport) {
+  tls_ = std::move(transport);
+  // Bytes read while sniffing are the start of the TLS stream.
+  if (read_buffer_.length() > 0) {
+    tls_raw_read_.move(read_buffer_);
+    onTlsData();
+  }
+}
+
+void Connection::startClientTls(std::unique_ptr<tls::TlsTransport> transport) {
+  if (!transport) {
+    // No identity to present: fail the connect from the loop, after the owner set callbacks.
+    connect_timer_ = dispatcher_.createTimer([this] { onConnectResult(UV_EPROTO); });
+    connect_timer_->enable(std::chrono::milliseconds(0));
+    return;
+  }
+  tls_ = std::move(transport);
+}
+
+bool Connection::onTlsData() {
+  size_t plaintext_before = read_buffer_.length();
+  bool was_complete = tls_->handshakeComplete();
+  absl::Status status = tls_->onNetworkData(tls_raw_read_, read_buffer_, write_buffer_);
+  if (!status.ok()) {
+    SKIFF_LOG(kDebug, "TLS with %s: %s", remote_address_.toString(), status.message());
+    writeNowBestEffort();
+    closeNow(tls_handshaking_ ? ConnectionEvent::kConnectFailed : ConnectionEvent::kRemoteClose);
+    return false;
+  }
+  if (!was_complete && tls_->handshakeComplete()) {
+    onTlsHandshakeDone();
+    if (state_ == State::kClosed) return false;
+  }
+  if ((write_buffer_.length() > 0 || !tls_pending_.empty()) && !flush_scheduled_ &&
+      state_ == State::kOpen) {
+    flush_scheduled_ = true;
+    dispatcher_.scheduleFlush(this);
+  }
+  if (read_buffer_.length() > plaintext_before && callbacks_ != nullptr) {
+    callbacks_->onRead(read_buffer_, false);
+  }
+  return state_ != State::kClosed;
+}
+
+void Connection::onTlsHandshakeDone() {
+  if (!tls_handshaking_) return;  // server side: the owner is already reading
+  tls_handshaking_ = false;
+  connect_timer_.reset();
+  state_ = State::kOpen;
+  raise(ConnectionEvent::kConnected);
+  if (state_ == State::kOpen) flush();
+}
+
+bool Connection::encryptPending() {
+  if (!tls_->handshakeComplete()) return true;
+  if (!tls_pending_.empty()) {
+    absl::Status status = tls_->encrypt(tls_pending_, write_buffer_);
+    if (!status.ok()) {
+      SKIFF_LOG(kDebug, "TLS to %s: %s", remote_address_.toString(), status.message());
+      tls_pending_.clear();
+      closeNow(ConnectionEvent::kRemoteClose);
+      return false;
+    }
+  }
+  if (shutdown_after_write_ || tls_close_notify_due_) tls_->shutdown(write_buffer_);
+  return true;
+}
+
+void Connection::writeNowBestEffort() {
+  if (write_in_flight_ > 0 || write_buffer_.empty()) return;
+  struct iovec iov[kMaxIovecs];
+  uv_buf_t bufs[kMaxIovecs];
+  int n = write_buffer_.fillIovecs(iov, kMaxIovecs);
+  for (int i = 0; i < n; ++i) {
+    bufs[i] = uv_buf_init(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+  }
+  uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), bufs, n);
 }
 
 }  // namespace skiff::net

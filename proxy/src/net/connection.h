@@ -9,10 +9,15 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "common/buffer.h"
 #include "event/dispatcher.h"
 #include "net/address.h"
+
+namespace skiff::tls {
+class TlsTransport;
+}  // namespace skiff::tls
 
 namespace skiff::net {
 
@@ -45,6 +50,23 @@ class Connection : public event::DeferredFlush {
                                              const sockaddr* address,
                                              std::chrono::milliseconds timeout);
   ~Connection() override;
+
+  // Mutual TLS. Owners keep reading and writing plaintext; the transport sits between the
+  // buffers they see and the socket. Server side, on an accepted connection before its owner
+  // starts reading: bytes already in the read buffer (sniffed by PERMISSIVE detection) are the
+  // start of the TLS stream. A handshake failure closes the connection (kRemoteClose).
+  void startServerTls(std::unique_ptr<tls::TlsTransport> transport);
+  // Client side, right after connect(): kConnected is raised only once the handshake is done,
+  // and a failed handshake is kConnectFailed, like a refused connect. A null transport (no
+  // identity yet) fails the connect.
+  void startClientTls(std::unique_ptr<tls::TlsTransport> transport);
+  bool secure() const { return tls_ != nullptr; }
+  // The verified peer's SPIFFE URI; empty for plaintext (or before the handshake).
+  const std::string& peerIdentity() const;
+  // The SPIFFE URI in our own certificate; empty for plaintext.
+  const std::string& localIdentity() const;
+  // The protocol ALPN settled on; empty for plaintext or when none was.
+  const std::string& negotiatedAlpn() const;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -72,7 +94,7 @@ class Connection : public event::DeferredFlush {
   bool connecting() const { return state_ == State::kConnecting; }
   bool connectTimedOut() const { return connect_timed_out_; }
 
-  size_t bufferedWriteBytes() const { return write_buffer_.length(); }
+  size_t bufferedWriteBytes() const { return write_buffer_.length() + tls_pending_.length(); }
   void setWriteBufferWatermarks(size_t high);
   bool aboveHighWatermark() const { return above_high_watermark_; }
 
@@ -106,6 +128,13 @@ class Connection : public event::DeferredFlush {
   void closeNow(ConnectionEvent event);
   void startLingering();
   void raise(ConnectionEvent event);
+  // TLS: feeds raw bytes in tls_raw_read_ to the transport; false when the connection closed.
+  bool onTlsData();
+  void onTlsHandshakeDone();
+  // Encrypts tls_pending_ (and close_notify once it is due) into write_buffer_.
+  bool encryptPending();
+  // Hands what write_buffer_ holds (a TLS alert) to the socket if it takes it at once.
+  void writeNowBestEffort();
 
   event::Dispatcher& dispatcher_;
   uv_tcp_t* handle_;
@@ -137,6 +166,12 @@ class Connection : public event::DeferredFlush {
   std::unique_ptr<event::Timer> connect_timer_;
   std::unique_ptr<event::Timer> linger_timer_;
   uv_connect_t* connect_req_ = nullptr;
+
+  std::unique_ptr<tls::TlsTransport> tls_;
+  Buffer tls_raw_read_;  // ciphertext read from the socket, not yet decrypted
+  Buffer tls_pending_;   // plaintext written by the owner, not yet encrypted
+  bool tls_handshaking_ = false;  // client: TCP is up, the handshake is not done yet
+  bool tls_close_notify_due_ = false;
 };
 
 }  // namespace skiff::net
