@@ -9,6 +9,8 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 // clang-format on
 
+#include "absl/strings/match.h"
+
 namespace skiff::net {
 
 std::optional<SocketAddress> originalDestination(int fd, int family) {
@@ -25,6 +27,32 @@ std::optional<SocketAddress> originalDestination(int fd, int family) {
   if (rc != 0 || out.family() != family) return std::nullopt;
   out.length = length;
   return out;
+}
+
+void recordOriginalDestination(Connection& connection) {
+  const SocketAddress& local = connection.localAddress();
+  int family = local.family();
+  if (family == AF_INET6 &&
+      IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<const sockaddr_in6*>(&local.storage)->sin6_addr)) {
+    family = AF_INET;
+  }
+  if (auto original = originalDestination(connection.fd(), family)) {
+    connection.setDestinationAddress(*original);
+  }
+}
+
+bool sameEndpoint(const SocketAddress& a, const SocketAddress& b) {
+  if (a.length == 0 || b.length == 0 || a.port() != b.port()) return false;
+  auto unmapped = [](const SocketAddress& address) {
+    std::string ip = address.ip();
+    constexpr absl::string_view kMapped = "::ffff:";
+    if (address.family() == AF_INET6 && absl::StartsWith(ip, kMapped) &&
+        ip.find('.') != std::string::npos) {
+      ip.erase(0, kMapped.size());
+    }
+    return ip;
+  };
+  return unmapped(a) == unmapped(b);
 }
 
 }  // namespace skiff::net
