@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "config/authorization_checks.h"
 #include "config/bootstrap_loader.h"
 #include "config/defaults.h"
 #include "config/field_checks.h"
@@ -247,6 +248,13 @@ class Validator {
     if (listener.has_protocol_detection_timeout()) {
       duration(listener.protocol_detection_timeout(),
                fieldPath(path, "protocol_detection_timeout"), /*must_be_positive=*/true);
+    }
+    if (listener.has_authorization()) {
+      for (const auto& [error_path, reason] :
+           authorizationPolicyErrors(listener.authorization(), fieldPath(path, "authorization"),
+                                     /*tcp_only=*/listener.has_tcp_proxy())) {
+        add(error_path, reason);
+      }
     }
   }
 
