@@ -18,7 +18,8 @@ constexpr char kUsage[] = R"(skiff-proxy: the Skiff sidecar data plane
 
 Usage:
   skiff-proxy --config FILE [--concurrency N] [--log-level LEVEL]
-  skiff-proxy --node-id ID --workload NAME --control-plane HOST:PORT [--admin-address HOST:PORT]
+  skiff-proxy --node-id ID --workload NAME --control-plane HOST:PORT [--token-file PATH]
+              [--admin-address HOST:PORT]
   skiff-proxy --validate FILE [--node-id ID] [--workload NAME] [--control-plane HOST:PORT]
   skiff-proxy --help
 
@@ -34,6 +35,12 @@ Flags:
                      With --node-id (and usually --workload), no config file is needed: the
                      proxy starts with no static resources and gets everything from the
                      control plane. With --config, these flags override the file's values.
+  --token-file PATH  The workload's token for skiff-control's certificate authority: sets
+                     bootstrap identity.certificate_authority {token_file: PATH} (the CA's
+                     address defaults to --control-plane). The proxy makes its own key, is
+                     issued a SPIFFE certificate for its workload, renews it at half its
+                     lifetime, and is not /ready before the first one. The file is re-read at
+                     every renewal.
   --admin-address HOST:PORT
                      Admin API address (bootstrap admin.address; default 127.0.0.1:15000).
   --concurrency N    Worker threads, each with its own event loop (default: number of cores).
@@ -56,7 +63,7 @@ endpoints (clusters of type EDS) then arrive live; a change is applied as a whol
 Signals: SIGTERM or SIGINT drain (stop accepting, finish in-flight requests up to the
 bootstrap's drain_timeout) and exit 0.
 Admin API (default 127.0.0.1:15000): /ready /stats/prometheus /config_dump /clusters
-/listeners, POST /drain, POST /quitquitquit.
+/listeners /certificates, POST /drain, POST /quitquitquit, POST /rotate_certificate.
 )";
 
 // What the command line says about the control plane; empty fields change nothing.
@@ -65,6 +72,7 @@ struct XdsFlags {
   std::string workload;
   std::string control_plane;
   std::string admin_address;
+  std::string token_file;
 
   bool any() const { return !node_id.empty() || !workload.empty() || !control_plane.empty(); }
 };
@@ -85,6 +93,11 @@ void applyFlags(const XdsFlags& flags, skiff::config::v1::Bootstrap& bootstrap) 
   if (!flags.workload.empty()) bootstrap.mutable_node()->set_workload(flags.workload);
   if (!flags.control_plane.empty()) {
     bootstrap.mutable_dynamic_resources()->set_ads_address(flags.control_plane);
+  }
+  if (!flags.token_file.empty()) {
+    // Replaces a static_certificate identity from the file (flags override the file).
+    bootstrap.mutable_identity()->mutable_certificate_authority()->set_token_file(
+        flags.token_file);
   }
   if (!flags.admin_address.empty()) {
     std::string host;
@@ -158,6 +171,10 @@ int main(int argc, char** argv) {
     } else if (flag == "--workload") {
       if (!next(&xds_flags.workload) || xds_flags.workload.empty()) {
         return usageError("--workload needs a name");
+      }
+    } else if (flag == "--token-file") {
+      if (!next(&xds_flags.token_file) || xds_flags.token_file.empty()) {
+        return usageError("--token-file needs a path");
       }
     } else if (flag == "--control-plane" || flag == "--admin-address") {
       std::string text, host;
