@@ -5,6 +5,7 @@ it. Proxies themselves are harness.Proxy."""
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import time
@@ -52,14 +53,50 @@ class MeshDir:
         os.unlink(os.path.join(self.path, filename))
 
 
+# Control planes by address, so sidecar_bootstrap() can give a sidecar of a CA-enabled control
+# plane its workload token without every test passing it along.
+_CONTROL_PLANES = {}
+
+
 class ControlPlane:
-    def __init__(self, config_dir, workdir, port=None, name="control"):
+    """skiff-control on `config_dir`. With ca=True (the default) it is also the mesh's
+    certificate authority: a development CA in WORKDIR/NAME-ca (generated on first start, kept
+    across restarts of the same name) and workload tokens in WORKDIR/NAME-tokens, which
+    token_file() fills."""
+
+    def __init__(self, config_dir, workdir, port=None, name="control", ca=True):
         self.config_dir = config_dir
+        self.workdir = workdir
         self.port = port or harness.free_port()
         self.address = "127.0.0.1:%d" % self.port
         self.stderr_path = os.path.join(workdir, name + ".stderr")
+        self.ca_dir = os.path.join(workdir, name + "-ca") if ca else None
+        self.token_dir = os.path.join(workdir, name + "-tokens") if ca else None
         self.process = None
         self._stderr_file = None
+        _CONTROL_PLANES[self.address] = self
+
+    @property
+    def ca_cert(self):
+        """The development root's PEM file (exists once the control plane has started)."""
+        return os.path.join(self.ca_dir, "ca.pem")
+
+    def token_file(self, workload, token=None):
+        """The path of a file holding `workload`'s token, for the proxy's --token-file. The
+        control plane's copy is created (random) on first use, or set to `token`."""
+        os.makedirs(self.token_dir, exist_ok=True)
+        server_copy = os.path.join(self.token_dir, workload)
+        if token is not None or not os.path.exists(server_copy):
+            with open(server_copy, "w") as f:
+                f.write((token or secrets.token_hex(16)) + "\n")
+        with open(server_copy) as f:
+            current = f.read().strip()
+        proxy_dir = os.path.join(self.workdir, "proxy-tokens")
+        os.makedirs(proxy_dir, exist_ok=True)
+        path = os.path.join(proxy_dir, workload + ".token")
+        with open(path, "w") as f:
+            f.write(current + "\n")
+        return path
 
     def start(self, timeout=15.0, extra_args=()):
         binary = control_binary()
@@ -68,7 +105,7 @@ class ControlPlane:
         self._stderr_file = open(self.stderr_path, "ab")
         self.process = subprocess.Popen(
             [binary, "--config-dir", self.config_dir, "--listen", self.address,
-             "--log-level", "info", *extra_args],
+             "--log-level", "info", *self._ca_args(), *extra_args],
             stdout=self._stderr_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -80,6 +117,12 @@ class ControlPlane:
             time.sleep(0.05)
         raise harness.ProxyError("skiff-control not serving after %.0fs:\n%s"
                                  % (timeout, self.stderr()))
+
+    def _ca_args(self):
+        if self.ca_dir is None:
+            return []
+        os.makedirs(self.token_dir, exist_ok=True)
+        return ["--ca-dir", self.ca_dir, "--token-dir", self.token_dir]
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         if self.process is None or self.process.poll() is not None:
@@ -130,8 +173,16 @@ def _camel_keys(value):
     return value
 
 
-def sidecar_bootstrap(node_id, workload, control_plane_address, api_type=None):
-    """A proxy with no static resources: everything comes over the discovery stream."""
+_AUTO = object()
+
+
+def sidecar_bootstrap(node_id, workload, control_plane_address, api_type=None, token_file=_AUTO):
+    """A proxy with no static resources: everything comes over the discovery stream. Its
+    identity comes from the control plane's CA when that control plane has one (ControlPlane
+    with ca=True; token_file=None leaves the identity out, a path uses that file)."""
+    if token_file is _AUTO:
+        control = _CONTROL_PLANES.get(control_plane_address)
+        token_file = control.token_file(workload) if control and control.ca_dir else None
     config = {
         "admin": {"address": harness.addr(harness.free_port())},
         "drain_timeout": "2s",
@@ -144,6 +195,8 @@ def sidecar_bootstrap(node_id, workload, control_plane_address, api_type=None):
     }
     if api_type:
         config["dynamic_resources"]["api_type"] = api_type
+    if token_file:
+        config["identity"] = {"certificate_authority": {"token_file": token_file}}
     return config
 
 
