@@ -412,6 +412,8 @@ const std::string& Connection::negotiatedAlpn() const {
   return tls_ ? tls_->negotiatedAlpn() : kNoIdentity;
 }
 
+bool Connection::tlsHandshakeComplete() const { return tls_ && tls_->handshakeComplete(); }
+
 void Connection::startServerTls(std::unique_ptr<tls::TlsTransport> transport) {
   tls_ = std::move(transport);
   // Bytes read while sniffing are the start of the TLS stream.
@@ -457,7 +459,10 @@ bool Connection::onTlsData() {
 }
 
 void Connection::onTlsHandshakeDone() {
-  if (!tls_handshaking_) return;  // server side: the owner is already reading
+  if (!tls_handshaking_) {  // server side: the owner is already reading
+    if (callbacks_ != nullptr) callbacks_->onTlsHandshakeDone();
+    return;
+  }
   tls_handshaking_ = false;
   connect_timer_.reset();
   state_ = State::kOpen;

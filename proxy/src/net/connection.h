@@ -37,6 +37,9 @@ class ConnectionCallbacks {
   virtual void onEvent(ConnectionEvent event) = 0;
   virtual void onAboveWriteBufferHighWatermark() {}
   virtual void onBelowWriteBufferLowWatermark() {}
+  // Server side: the TLS handshake finished and peerIdentity() is known (an owner that decides
+  // on the caller's identity before reading, like TCP authorization, waits for it).
+  virtual void onTlsHandshakeDone() {}
 };
 
 class Connection : public event::DeferredFlush {
@@ -67,6 +70,8 @@ class Connection : public event::DeferredFlush {
   const std::string& localIdentity() const;
   // The protocol ALPN settled on; empty for plaintext or when none was.
   const std::string& negotiatedAlpn() const;
+  // True once a TLS handshake finished (false for plaintext).
+  bool tlsHandshakeComplete() const;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
