@@ -29,6 +29,8 @@ inline constexpr uint32_t kMaxRequestHeadersKbLimit = 8192;
 inline constexpr uint64_t kDefaultMaxRequestBodyBytes = 0;  // unlimited
 // How long an HTTP listener with a TCP fallback waits for a client's first bytes.
 inline constexpr absl::Duration kDefaultProtocolDetectionTimeout = absl::Milliseconds(100);
+// The header carrying a mutual-TLS caller's identity to the application (tls.proto).
+inline constexpr char kDefaultClientIdentityHeader[] = "x-forwarded-client-cert";
 
 // Routes. A zero route timeout disables it; idle_timeout has no default.
 inline constexpr absl::Duration kDefaultRouteTimeout = absl::Seconds(15);

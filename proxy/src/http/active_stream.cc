@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "filters/authz/listener_authorization.h"
 #include "http/grpc.h"
 
 namespace skiff::http {
@@ -35,12 +36,14 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 ActiveStream::ActiveStream(server::WorkerContext& worker, const HttpListenerConfig& config,
                            ResponseEncoder& encoder, const std::string& remote_ip,
-                           const std::string& remote_address)
+                           const std::string& remote_address,
+                           const net::Connection& connection)
     : worker_(worker),
       config_(config),
       encoder_(encoder),
       remote_ip_(remote_ip),
       remote_address_(remote_address),
+      connection_(connection),
       start_(std::chrono::steady_clock::now()),
       start_time_(absl::Now()) {
   config_.stats->requests_active.add(1);
@@ -70,6 +73,8 @@ void ActiveStream::decodeHead(RequestHead&& head, bool end_stream) {
     head.headers.add("x-forwarded-for", remote_ip_);
   }
   head.headers.set("x-forwarded-proto", head.scheme.empty() ? "http" : head.scheme);
+  if (!config_.client_identity_header.empty()) rewriteClientIdentity(head.headers);
+  if (config_.authorization && !authorize()) return;
 
   std::shared_ptr<const router::RouteTable> routes =
       config_.routes ? config_.routes : worker_.routeTable(config_.rds_name);
@@ -80,6 +85,21 @@ void ActiveStream::decodeHead(RequestHead&& head, bool end_stream) {
   }
   router_ = std::make_unique<router::Router>(worker_, *this, std::move(routes));
   router_->decodeHeaders(std::move(head), end_stream);
+}
+
+bool ActiveStream::authorize() {
+  if (config_.authorization->allowRequest(connection_, method_, path_)) return true;
+  // Envoy's RBAC filter answers the same way, so clients and dashboards read it alike.
+  sendLocalReply(403, "RBAC", "RBAC: access denied");
+  return false;
+}
+
+void ActiveStream::rewriteClientIdentity(HeaderMap& headers) {
+  headers.remove(config_.client_identity_header);
+  if (!connection_.peerIdentity().empty()) {
+    headers.add(config_.client_identity_header,
+                filters::authz::clientIdentityHeaderValue(connection_));
+  }
 }
 
 void ActiveStream::decodeData(Buffer& data, bool end_stream) {

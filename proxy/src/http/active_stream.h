@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "http/header_map.h"
 #include "http/http_listener_config.h"
+#include "net/connection.h"
 #include "router/router.h"
 #include "server/worker_context.h"
 
@@ -36,7 +37,7 @@ class ActiveStream : public router::RouterCallbacks {
  public:
   ActiveStream(server::WorkerContext& worker, const HttpListenerConfig& config,
                ResponseEncoder& encoder, const std::string& remote_ip,
-               const std::string& remote_address);
+               const std::string& remote_address, const net::Connection& connection);
   ~ActiveStream() override;
 
   // The request head, already checked by the codec. Hop-by-hop headers must be gone (the
@@ -67,6 +68,11 @@ class ActiveStream : public router::RouterCallbacks {
 
  private:
   void finish(bool reset);
+  // The listener's authorization policy (before routing): false when the request was denied
+  // and answered 403.
+  bool authorize();
+  // Listeners with `tls`: the caller cannot choose the identity the application sees.
+  void rewriteClientIdentity(HeaderMap& headers);
   void noteGrpcStatus(const HeaderMap& headers);
 
   server::WorkerContext& worker_;
@@ -74,6 +80,8 @@ class ActiveStream : public router::RouterCallbacks {
   ResponseEncoder& encoder_;
   const std::string& remote_ip_;
   const std::string& remote_address_;
+  // The downstream connection: the caller's TLS identity and destination port.
+  const net::Connection& connection_;
   std::chrono::steady_clock::time_point start_;
   absl::Time start_time_;
   std::unique_ptr<router::Router> router_;

@@ -67,7 +67,8 @@ void Http1ServerConnection::onIdleTimeout() {
 
 ActiveStream& Http1ServerConnection::newStream() {
   disarmIdleTimer();
-  stream_ = std::make_unique<ActiveStream>(worker_, *config_, *this, remote_ip_, remote_address_);
+  stream_ = std::make_unique<ActiveStream>(worker_, *config_, *this, remote_ip_, remote_address_,
+                                           *connection_);
   return *stream_;
 }
 

@@ -12,7 +12,8 @@ class Http2ServerConnection::Stream : public ResponseEncoder {
   Stream(Http2ServerConnection& parent, int32_t id)
       : parent_(parent),
         id_(id),
-        active_(parent.worker_, *parent.config_, *this, parent.remote_ip_, parent.remote_address_) {}
+        active_(parent.worker_, *parent.config_, *this, parent.remote_ip_, parent.remote_address_,
+                *parent.connection_) {}
 
   ActiveStream& active() { return active_; }
 

@@ -12,6 +12,10 @@
 #include "router/route_table.h"
 #include "skiff/config/v1/listener.pb.h"
 
+namespace skiff::filters::authz {
+class ListenerAuthorization;
+}
+
 namespace skiff::http {
 
 struct HttpListenerConfig {
@@ -28,6 +32,11 @@ struct HttpListenerConfig {
   ListenerStats* stats = nullptr;
   config::v1::HttpConnectionManager::CodecType codec_type = config::v1::HttpConnectionManager::AUTO;
   config::v1::Http2Options http2;
+  // The listener's `authorization`, checked per request before routing (null: all allowed).
+  std::shared_ptr<const filters::authz::ListenerAuthorization> authorization;
+  // Listeners with `tls`: this header is removed from every request and, when the caller came
+  // over mutual TLS, set to "By=<own identity>;URI=<caller identity>". Empty: left alone.
+  std::string client_identity_header;
 };
 
 }  // namespace skiff::http

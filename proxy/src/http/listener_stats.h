@@ -18,6 +18,10 @@ struct ListenerStats {
   stats::Counter& bytes_received;
   stats::Counter& bytes_sent;
   stats::Counter& protocol_errors;
+  // Authorization decisions (listeners with `authorization`): per request (HTTP) or per
+  // connection (TCP).
+  stats::Counter& authz_allowed;
+  stats::Counter& authz_denied;
   // Requests by protocol: HTTP/1.0, HTTP/1.1, HTTP/2 (http::Protocol order).
   std::array<stats::Counter*, 3> requests_by_protocol{};
   // gRPC responses by grpc-status, 0 to 16 (the codes gRPC defines).
@@ -41,6 +45,13 @@ struct ListenerStats {
         registry.counter("skiff_downstream_bytes_sent_total", "Bytes sent to downstream.", labels),
         registry.counter("skiff_downstream_protocol_errors_total",
                          "Downstream requests rejected as malformed.", labels),
+        registry.counter("skiff_authz_allowed_total",
+                         "Requests (HTTP) or connections (TCP) the authorization policy allowed.",
+                         labels),
+        registry.counter("skiff_authz_denied_total",
+                         "Requests (HTTP, answered 403) or connections (TCP, closed) the "
+                         "authorization policy denied.",
+                         labels),
     };
     const char* protocols[] = {"HTTP/1.0", "HTTP/1.1", "HTTP/2"};
     for (size_t i = 0; i < stats.requests_by_protocol.size(); ++i) {
