@@ -19,6 +19,7 @@
 #include "config/bootstrap_loader.h"
 #include "config/defaults.h"
 #include "config/field_checks.h"
+#include "config/tls_checks.h"
 #include "re2/re2.h"
 
 namespace skiff::config {
@@ -84,6 +85,9 @@ class Validator {
     }
     dynamic_resources_ = bootstrap.has_dynamic_resources();
     if (bootstrap.has_dynamic_resources()) dynamicResources(bootstrap);
+    check_identity_ = true;
+    has_identity_ = bootstrap.has_identity();
+    if (has_identity_) addAll(identityErrors(bootstrap.identity(), "identity"));
     const std::string listeners = "static_resources.listeners";
     for (int i = 0; i < bootstrap.static_resources().listeners_size(); ++i) {
       listener(bootstrap.static_resources().listeners(i), indexPath(listeners, i));
@@ -206,7 +210,24 @@ class Validator {
     if (address.port() == 0) admin_key_.clear();  // the kernel picks a free port
   }
 
+  void addAll(const FieldErrors& errors) {
+    for (const auto& [path, reason] : errors) add(path, reason);
+  }
+
+  // `tls` of a listener or cluster: mutual TLS needs a certificate. Dynamic resources are
+  // checked against the bootstrap by the server (their NACK names the same field).
+  void tlsNeedsIdentity(const std::string& tls_path) {
+    if (check_identity_ && !has_identity_) {
+      add(tls_path, "needs the bootstrap's identity (identity.static_certificate or "
+                    "identity.certificate_authority)");
+    }
+  }
+
   void listener(const v1::Listener& listener, const std::string& path) {
+    if (listener.has_tls()) {
+      tlsNeedsIdentity(fieldPath(path, "tls"));
+      addAll(downstreamTlsErrors(listener.tls(), fieldPath(path, "tls")));
+    }
     if (listener.name().empty()) {
       add(fieldPath(path, "name"), "required (every listener needs a unique name)");
     } else if (auto [it, inserted] = listener_names_.emplace(listener.name(), path); !inserted) {
@@ -515,6 +536,10 @@ class Validator {
   }
 
   void cluster(const v1::Cluster& cluster, const std::string& path) {
+    if (cluster.has_tls()) {
+      tlsNeedsIdentity(fieldPath(path, "tls"));
+      addAll(upstreamTlsErrors(cluster.tls(), fieldPath(path, "tls")));
+    }
     if (cluster.name().empty()) {
       add(fieldPath(path, "name"), "required (every cluster needs a unique name)");
     } else if (auto [it, inserted] = seen_clusters_.emplace(cluster.name(), path); !inserted) {
@@ -594,6 +619,8 @@ class Validator {
   std::set<std::string> cluster_names_;
   const bool check_cluster_references_;
   bool dynamic_resources_ = false;
+  bool check_identity_ = false;  // a whole bootstrap, whose `identity` is known
+  bool has_identity_ = false;
   std::map<std::string, std::string> listener_names_;   // name -> path
   std::map<std::string, std::string> seen_clusters_;    // name -> path
   std::map<std::string, std::string> bound_addresses_;  // ip/port -> listener path

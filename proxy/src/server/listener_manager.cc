@@ -38,7 +38,12 @@ http::ListenerStats* ListenerManager::statsFor(const std::string& name) {
 
 absl::StatusOr<ListenerSettingsConstSharedPtr> ListenerManager::build(
     const config::v1::Listener& listener) {
-  return buildListenerSettings(listener, statsFor(listener.name()), sinks_);
+  auto settings = buildListenerSettings(listener, statsFor(listener.name()), sinks_);
+  if (!settings.ok() || !listener.has_tls()) return settings;
+  auto with_tls = std::make_shared<ListenerSettings>(**settings);
+  with_tls->tls = std::make_shared<const tls::DownstreamTlsSettings>(
+      listener.tls(), listener.has_http(), registry_, listener.name());
+  return ListenerSettingsConstSharedPtr(std::move(with_tls));
 }
 
 absl::StatusOr<std::vector<net::ListenSocket>> ListenerManager::bind(

@@ -14,6 +14,7 @@
 #include "http/http_listener_config.h"
 #include "http/listener_stats.h"
 #include "skiff/config/v1/listener.pb.h"
+#include "tls/tls_settings.h"
 
 namespace skiff::server {
 
@@ -24,6 +25,8 @@ struct ListenerSettings {
   // With `http`: where connections that do not speak HTTP go (null: nowhere, they get 400).
   std::shared_ptr<const filters::TcpProxyConfig> tcp_fallback;
   std::chrono::milliseconds detection_timeout{100};
+  // Mutual TLS (null: plaintext only). Set by the ListenerManager, which owns the registry.
+  std::shared_ptr<const tls::DownstreamTlsSettings> tls;
 };
 
 using ListenerSettingsConstSharedPtr = std::shared_ptr<const ListenerSettings>;

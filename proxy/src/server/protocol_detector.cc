@@ -58,6 +58,9 @@ void ProtocolDetector::start() {
     });
     timer_->enable(timeout_);
   }
+  // Bytes read before this detector took the connection (PERMISSIVE TLS detection read the
+  // first ones) would otherwise wait for more bytes that may never come.
+  if (connection_->readBuffer().length() > 0) onRead(connection_->readBuffer(), false);
 }
 
 void ProtocolDetector::onRead(Buffer& data, bool end_stream) {

@@ -10,6 +10,7 @@
 
 #include "skiff/config/v1/cluster.pb.h"
 #include "stats/stats.h"
+#include "tls/tls_settings.h"
 #include "upstream/host.h"
 
 namespace skiff::upstream {
@@ -38,6 +39,8 @@ struct ClusterInfo {
   uint32_t max_requests_per_connection = 0;
   ClusterStats* stats = nullptr;  // owned by the ClusterManager, one per name, never freed
   std::shared_ptr<const HostVector> hosts;
+  // Mutual TLS to the hosts (null: plaintext). Attached with the stats, by the ClusterManager.
+  std::shared_ptr<const tls::UpstreamTlsSettings> tls;
   // Hash of every setting except the endpoints: when it changes, workers rebuild the load
   // balancer and drain every pool (protocol, timeouts, lb policy may all differ).
   uint64_t settings_hash = 0;

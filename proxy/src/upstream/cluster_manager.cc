@@ -85,6 +85,7 @@ absl::Status ClusterManager::addClusters(
     if (!built.ok()) return built.status();
     std::shared_ptr<ClusterInfo> info = std::move(*built);
     info->stats = statsFor(config.name());
+    attachTls(*info);
     static_names_.insert(config.name());
     if (config.type() == config::v1::Cluster::STRICT_DNS) {
       auto dns = std::make_unique<DnsCluster>();
@@ -188,6 +189,12 @@ void ClusterManager::publishHosts(const std::string& name, HostVector hosts) {
   publish_(clusters_);
 }
 
+void ClusterManager::attachTls(ClusterInfo& info) {
+  if (!info.config.has_tls()) return;
+  info.tls = std::make_shared<const tls::UpstreamTlsSettings>(
+      info.config.tls(), info.config.protocol() == config::v1::Cluster::HTTP2, registry_, info.name);
+}
+
 ClusterStats* ClusterManager::statsFor(const std::string& name) {
   auto& stats = stats_[name];
   if (!stats) stats = std::make_unique<ClusterStats>(ClusterStats::create(registry_, name));
@@ -235,6 +242,7 @@ void ClusterManager::commitDynamic(DynamicPlan plan) {
     if (current != clusters_.end() && current->second == info) continue;  // unchanged
     int64_t old_hosts = current == clusters_.end() ? 0 : current->second->hosts->size();
     info->stats = statsFor(name);
+    attachTls(*info);
     info->stats->hosts.add(static_cast<int64_t>(info->hosts->size()) - old_hosts);
     SKIFF_LOG(kInfo, "cluster %s %s: %d hosts", name,
               current == clusters_.end() ? "added" : "updated",

@@ -66,6 +66,8 @@ class ClusterManager {
   // One stats object per cluster name for the life of the process: a cluster that changes or
   // comes back keeps its metric series.
   ClusterStats* statsFor(const std::string& name);
+  // Compiles the cluster's `tls` (its handshake counters need the registry).
+  void attachTls(ClusterInfo& info);
 
   event::Dispatcher& main_;
   stats::Registry& registry_;

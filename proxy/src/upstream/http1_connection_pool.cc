@@ -171,6 +171,7 @@ ConnectionPool::Pending* Http1ConnectionPool::newStream(PoolCallbacks& callbacks
   Pending* request = pending_.back().get();
   auto connection = net::Connection::connect(
       dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr), cluster_->connect_timeout);
+  if (cluster_->tls) connection->startClientTls(cluster_->tls->newTransport());
   connecting_.push_back(
       std::make_unique<Http1UpstreamConnection>(std::move(connection), host_,
                                                 *cluster_->stats));

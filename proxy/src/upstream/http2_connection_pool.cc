@@ -355,6 +355,7 @@ ConnectionPool::Pending* Http2ConnectionPool::newStream(PoolCallbacks& callbacks
     auto socket = net::Connection::connect(
         dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr),
         cluster_->connect_timeout);
+    if (cluster_->tls) socket->startClientTls(cluster_->tls->newTransport());
     connections_.push_back(std::make_unique<Connection>(*this, std::move(socket)));
   }
   return pending;
@@ -382,6 +383,7 @@ void Http2ConnectionPool::servePending() {
       auto socket = net::Connection::connect(
           dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr),
           cluster_->connect_timeout);
+      if (cluster_->tls) socket->startClientTls(cluster_->tls->newTransport());
       connections_.push_back(std::make_unique<Connection>(*this, std::move(socket)));
     }
   }

@@ -49,6 +49,7 @@ void TcpProxySession::start() {
   upstream_ = net::Connection::connect(worker_.dispatcher(),
                                        reinterpret_cast<const sockaddr*>(&host_->sockaddr),
                                        cluster_->connect_timeout);
+  if (cluster_->tls) upstream_->startClientTls(cluster_->tls->newTransport());
   upstream_->setCallbacks(&upstream_side_);
   // The client may speak first; its bytes wait in the kernel until the upstream is there.
   armIdleTimer();
