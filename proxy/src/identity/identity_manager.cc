@@ -1,5 +1,6 @@
 #include "identity/identity_manager.h"
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -155,14 +156,18 @@ absl::Status IdentityManager::install(const SignResult& result) {
   status_.trust_bundle_subjects = certificateSubjects(bundle.trust_bundle_pem);
   status_.last_error.clear();
   status_.consecutive_failures = 0;
-  status_.renew_at = renewalTime(leaf->not_before, leaf->not_after,
+  // The fraction counts from now, not from notBefore: the CA backdates notBefore (clock skew)
+  // by more than a short-lived certificate's whole lifetime.
+  const SystemTime now = std::chrono::system_clock::now();
+  status_.renew_at = renewalTime(std::max(leaf->not_before, now), leaf->not_after,
                                  options_.config.renew_at_fraction());
   last_logged_error_.clear();
   backoff_.reset();
   renewals_ok_->inc();
   expiry_->add(toSeconds(leaf->not_after) - expiry_->value());
-  timer_->enable(std::max(delayUntil(status_.renew_at, std::chrono::system_clock::now()),
-                          std::chrono::milliseconds(1)));
+  // Never sooner than a second: a certificate that is already past its renewal time (a clock
+  // far behind the CA's) must not turn into a request loop.
+  timer_->enable(std::max(delayUntil(status_.renew_at, now), kMinRenewalDelay));
   SKIFF_LOG(kInfo, "identity: certificate for %s installed: serial %s, not after %s, renewal at %s",
             status_.identity, status_.serial_hex, formatTime(status_.not_after),
             formatTime(status_.renew_at));

@@ -14,6 +14,7 @@ using SystemTime = std::chrono::system_clock::time_point;
 inline constexpr double kDefaultRenewAtFraction = 0.5;
 inline constexpr std::chrono::milliseconds kRetryBaseDelay{1000};
 inline constexpr std::chrono::milliseconds kRetryMaxDelay{30000};
+inline constexpr std::chrono::milliseconds kMinRenewalDelay{1000};
 
 // not_before + fraction of the lifetime. A fraction outside (0, 1) means the default.
 SystemTime renewalTime(SystemTime not_before, SystemTime not_after, double fraction);
