@@ -35,6 +35,24 @@ google::protobuf::Value numberValue(double n) {
   return v;
 }
 
+// Mutual TLS needs a certificate: a dynamic listener or cluster with `tls` sent to a proxy whose
+// bootstrap has no `identity` is NACKed (the static ones fail validation the same way).
+absl::Status checkNoTlsWithoutIdentity(const xds::DynamicSnapshot& snapshot) {
+  for (const auto& [name, listener] : snapshot.listeners) {
+    if (listener.has_tls()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "listener \"", name, "\": tls: needs the bootstrap's identity (this proxy has none)"));
+    }
+  }
+  for (const auto& [name, cluster] : snapshot.clusters) {
+    if (cluster.has_tls()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cluster \"", name, "\": tls: needs the bootstrap's identity (this proxy has none)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status checkRouteTables(const config::v1::Bootstrap& bootstrap) {
@@ -128,8 +146,12 @@ absl::Status Server::start() {
   if (!status.ok()) return absl::UnavailableError(absl::StrCat("admin: ", status.message()));
 
   registry_->gauge("skiff_server_workers", "Worker threads.", {}).add(workers);
+  // Before the workers start, so a TLS listener never sees a connection without its identity.
+  status = loadStaticIdentity();
+  if (!status.ok()) return status;
   for (int i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i));
+    workers_.back()->updateTlsContext(tls_context_);
     workers_.back()->start(std::move((*per_worker)[i]), cluster_manager_->clusters());
   }
 
@@ -200,9 +222,43 @@ void Server::updateReady() {
             admin_->boundAddress().toString());
 }
 
+absl::Status Server::loadStaticIdentity() {
+  if (!bootstrap_.identity().has_static_certificate()) return absl::OkStatus();
+  auto bundle = tls::loadStaticCertificate(bootstrap_.identity().static_certificate());
+  if (!bundle.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("identity.static_certificate.", bundle.status().message()));
+  }
+  absl::Status status = updateIdentity(*bundle);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("identity.static_certificate: ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::updateIdentity(const tls::CertificateBundle& bundle) {
+  auto context = tls::TlsContext::create(bundle);
+  if (!context.ok()) return context.status();
+  tls_context_ = *context;
+  for (auto& worker : workers_) worker->updateTlsContext(tls_context_);
+  auto& not_after = registry_->gauge("skiff_tls_certificate_not_after_seconds",
+                                     "Expiry of the proxy's certificate (Unix time).", {});
+  int64_t expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                       tls_context_->notAfter().time_since_epoch())
+                       .count();
+  not_after.add(expiry - not_after.value());
+  registry_->counter("skiff_tls_identity_updates_total", "Certificates put in use.", {}).inc();
+  SKIFF_LOG(kInfo, "identity %s (certificate serial %s) in use", tls_context_->identity(),
+            tls_context_->serialHex());
+  return absl::OkStatus();
+}
+
 absl::Status Server::applyDynamic(const xds::DynamicSnapshot& snapshot) {
   if (draining_) return absl::UnavailableError("draining: configuration changes are ignored");
-  absl::Status status = dynamic_config_->apply(snapshot);
+  absl::Status status = absl::OkStatus();
+  if (!bootstrap_.has_identity()) status = checkNoTlsWithoutIdentity(snapshot);
+  if (status.ok()) status = dynamic_config_->apply(snapshot);
   if (status.ok()) {
     applies_ok_->inc();
   } else {

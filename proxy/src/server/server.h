@@ -18,6 +18,8 @@
 #include "server/worker.h"
 #include "skiff/config/v1/bootstrap.pb.h"
 #include "stats/stats.h"
+#include "tls/certificate_bundle.h"
+#include "tls/tls_context.h"
 #include "upstream/cluster_manager.h"
 #include "xds/dynamic_snapshot.h"
 #include "xds/xds_client.h"
@@ -45,9 +47,15 @@ class Server {
   // NACK's text.
   absl::Status applyDynamic(const xds::DynamicSnapshot& snapshot);
 
+  // Main thread. Builds new SSL contexts from `bundle` and publishes them to every worker: new
+  // connections use them, open connections keep theirs. An error leaves the current ones.
+  absl::Status updateIdentity(const tls::CertificateBundle& bundle);
+
  private:
   absl::Status start();
   void startDiscovery();
+  // Loads identity.static_certificate, if that is the bootstrap's identity.
+  absl::Status loadStaticIdentity();
   void registerAdminHandlers();
   // /ready turns 200 when DNS clusters have answered and the first dynamic config is in (or
   // its initial_fetch_timeout passed).
@@ -73,6 +81,7 @@ class Server {
   std::chrono::steady_clock::time_point drain_deadline_;
   stats::Counter* applies_ok_ = nullptr;
   stats::Counter* applies_rejected_ = nullptr;
+  tls::TlsContextConstSharedPtr tls_context_;  // the newest; workers hold their own pointers
   bool clusters_initialized_ = false;
   bool dynamic_initialized_ = false;  // the first dynamic config is in (or not awaited)
   bool ready_ = false;

@@ -6,6 +6,7 @@
 #include "common/logging.h"
 #include "http/http1_server_connection.h"
 #include "http/http2_server_connection.h"
+#include "server/tls_mode_detector.h"
 #include "stats/stats.h"
 
 namespace skiff::server {
@@ -26,6 +27,7 @@ void Worker::start(std::vector<WorkerListener> listeners, ClusterMap clusters) {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), dispatcher_.name().c_str());
     stats::setThreadShard(index_);
+    tls::setCurrentContext(std::move(initial_tls_context_));
     for (auto& listener : initial_listeners_) listen(std::move(listener));
     initial_listeners_.clear();
     flush_timer_ = dispatcher_.createTimer([this] { flushAccessLogs(); });
@@ -38,6 +40,7 @@ void Worker::start(std::vector<WorkerListener> listeners, ClusterMap clusters) {
     flushAccessLogs();
     loggers_.clear();
     flush_timer_.reset();
+    tls::setCurrentContext(nullptr);
   });
 }
 
@@ -60,8 +63,12 @@ void Worker::listen(WorkerListener listener) {
 }
 
 void Worker::onAccept(const ListenerSettingsConstSharedPtr& listener,
-                      std::unique_ptr<net::Connection> c) {
+                      std::unique_ptr<net::Connection> c, bool tls_decided) {
   if (draining_) return;  // the connection closes as it goes out of scope
+  if (listener->tls && !tls_decided) {
+    acceptTls(listener, std::move(c));
+    return;
+  }
   if (listener->tcp) {
     startSession(listener, DetectedProtocol::kTcp, std::move(c));
     return;
@@ -92,6 +99,45 @@ void Worker::onAccept(const ListenerSettingsConstSharedPtr& listener,
   ProtocolDetector& ref = *detector;
   adopt(std::move(detector), listener);
   ref.start();
+}
+
+void Worker::acceptTls(const ListenerSettingsConstSharedPtr& listener,
+                       std::unique_ptr<net::Connection> c) {
+  // The mode is chosen by the port the client meant (before an iptables REDIRECT).
+  switch (listener->tls->modeFor(c->destinationAddress().port())) {
+    case config::v1::STRICT:
+      if (!startDownstreamTls(*listener, *c)) return;
+      break;
+    case config::v1::PERMISSIVE: {
+      // A client that speaks first (HTTP) may take its time; a TCP service may be one whose
+      // server speaks first, so silence there soon means plaintext.
+      std::chrono::milliseconds timeout =
+          listener->http && !listener->tcp_fallback ? listener->http->idle_timeout
+                                                    : listener->detection_timeout;
+      auto detector = std::make_unique<TlsModeDetector>(
+          *this, std::move(c), timeout,
+          [this, listener](TlsModeDetector& self, bool tls,
+                           std::unique_ptr<net::Connection> connection) {
+            onDownstreamClosed(self);
+            if (tls && !startDownstreamTls(*listener, *connection)) return;
+            onAccept(listener, std::move(connection), /*tls_decided=*/true);
+          });
+      TlsModeDetector& ref = *detector;
+      adopt(std::move(detector), listener);
+      ref.start();
+      return;
+    }
+    default:  // DISABLE
+      break;
+  }
+  onAccept(listener, std::move(c), /*tls_decided=*/true);
+}
+
+bool Worker::startDownstreamTls(const ListenerSettings& listener, net::Connection& connection) {
+  std::unique_ptr<tls::TlsTransport> transport = listener.tls->newTransport();
+  if (!transport) return false;
+  connection.startServerTls(std::move(transport));
+  return connection.isOpen();
 }
 
 bool Worker::isCurrent(const ListenerSettings& listener) const {
@@ -150,6 +196,14 @@ void Worker::flushAccessLogs() {
 
 void Worker::updateClusters(ClusterMap clusters) {
   dispatcher_.post([this, clusters = std::move(clusters)] { clusters_.update(clusters); });
+}
+
+void Worker::updateTlsContext(tls::TlsContextConstSharedPtr context) {
+  if (!thread_.joinable()) {
+    initial_tls_context_ = std::move(context);
+    return;
+  }
+  dispatcher_.post([context = std::move(context)] { tls::setCurrentContext(context); });
 }
 
 void Worker::updateRoutes(std::shared_ptr<const RouteTableMap> routes) {

@@ -17,6 +17,7 @@
 #include "server/listener_settings.h"
 #include "server/protocol_detector.h"
 #include "server/worker_context.h"
+#include "tls/tls_context.h"
 #include "upstream/thread_local_clusters.h"
 
 namespace skiff::server {
@@ -41,6 +42,9 @@ class Worker : public WorkerContext {
   // Thread-safe: each posts to the worker's loop.
   void updateClusters(ClusterMap clusters);
   void updateRoutes(std::shared_ptr<const RouteTableMap> routes);
+  // The proxy's SSL contexts for new connections (null: no identity yet). Called before
+  // start(), it is the context the worker starts with.
+  void updateTlsContext(tls::TlsContextConstSharedPtr context);
   // Starts accepting on a new listener's socket.
   void addListener(WorkerListener listener);
   // Same socket, new settings: new connections get them, the listener's existing connections
@@ -74,8 +78,17 @@ class Worker : public WorkerContext {
   };
 
   void listen(WorkerListener listener);  // on the worker's thread
+  // `tls_decided`: the listener's `tls` step (below) is done for this connection.
   void onAccept(const ListenerSettingsConstSharedPtr& listener,
-                std::unique_ptr<net::Connection> connection);
+                std::unique_ptr<net::Connection> connection, bool tls_decided = false);
+  // Mutual TLS by the mode for the connection's destination port: STRICT installs a TLS server
+  // transport, PERMISSIVE first looks at the first byte, DISABLE leaves plaintext. Then the
+  // usual handling (onAccept) runs on the plaintext.
+  void acceptTls(const ListenerSettingsConstSharedPtr& listener,
+                 std::unique_ptr<net::Connection> connection);
+  // False when the connection cannot be served (no identity yet, or the handshake failed on the
+  // bytes already read): it is closed as it goes out of scope.
+  bool startDownstreamTls(const ListenerSettings& listener, net::Connection& connection);
   // Returns the session (which may already be closed: check connections_ before using it).
   DownstreamConnection* startSession(const ListenerSettingsConstSharedPtr& listener,
                                      DetectedProtocol protocol,
@@ -106,6 +119,7 @@ class Worker : public WorkerContext {
   upstream::ThreadLocalClusters clusters_;
   std::shared_ptr<const RouteTableMap> routes_ = std::make_shared<RouteTableMap>();
   std::vector<WorkerListener> initial_listeners_;
+  tls::TlsContextConstSharedPtr initial_tls_context_;
   absl::flat_hash_map<std::string, std::unique_ptr<ActiveListener>> listeners_;
   absl::flat_hash_map<DownstreamConnection*, TrackedConnection> connections_;
   absl::flat_hash_map<const access_log::Sink*, std::unique_ptr<access_log::Logger>> loggers_;
