@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "admin/config_dump.h"
+#include "admin/identity_handlers.h"
 #include "common/logging.h"
 #include "config/defaults.h"
 #include "config/duration.h"
@@ -77,8 +78,10 @@ Server::Server(config::v1::Bootstrap bootstrap, ServerOptions options)
 }
 
 Server::~Server() {
-  // The discovery client posts to the main loop from its own thread: it goes first.
+  // The discovery and certificate clients post to the main loop from their own threads: they
+  // go first.
   xds_client_.reset();
+  identity_.reset();
   for (auto& worker : workers_) worker->stop();
   workers_.clear();
   admin_.reset();
@@ -102,6 +105,7 @@ absl::Status Server::run() {
   if (!status.ok()) return status;
   main_->run();
   xds_client_.reset();
+  identity_.reset();
   for (auto& worker : workers_) worker->stop();
   SKIFF_LOG(kInfo, "stopped");
   return absl::OkStatus();
@@ -132,6 +136,8 @@ absl::Status Server::start() {
                                           "Dynamic configurations applied or rejected.",
                                           {{"result", "rejected"}});
 
+  status = createIdentityManager();
+  if (!status.ok()) return status;
   admin_ = std::make_unique<admin::AdminServer>(*main_);
   registerAdminHandlers();
   std::string admin_ip = config::kDefaultAdminAddress;
@@ -174,11 +180,39 @@ absl::Status Server::start() {
 
   // Before onInitialized, which may call updateReady() at once (no DNS clusters).
   dynamic_initialized_ = !bootstrap_.has_dynamic_resources();
+  identity_initialized_ = identity_ == nullptr;
   cluster_manager_->onInitialized([this] {
     clusters_initialized_ = true;
     updateReady();
   });
+  if (identity_) identity_->start();
   if (bootstrap_.has_dynamic_resources()) startDiscovery();
+  return absl::OkStatus();
+}
+
+absl::Status Server::createIdentityManager() {
+  if (!bootstrap_.identity().has_certificate_authority()) return absl::OkStatus();
+  identity::IdentityManagerOptions options;
+  options.config = bootstrap_.identity().certificate_authority();
+  if (options.config.address().empty()) {
+    options.config.set_address(bootstrap_.dynamic_resources().ads_address());
+  }
+  absl::Status status = identity::IdentityManager::validate(options.config);
+  if (!status.ok()) return status;
+  options.workload = bootstrap_.node().workload();
+  options.node_id = bootstrap_.node().id();
+  if (options.workload.empty()) {
+    return absl::InvalidArgumentError(
+        "identity.certificate_authority: needs node.workload (--workload): the CA issues the "
+        "workload's identity");
+  }
+  identity_ = std::make_unique<identity::IdentityManager>(
+      *main_, *registry_, std::move(options),
+      [this](const tls::CertificateBundle& bundle) { return updateIdentity(bundle); },
+      [this] {
+        identity_initialized_ = true;
+        updateReady();
+      });
   return absl::OkStatus();
 }
 
@@ -216,7 +250,7 @@ void Server::startDiscovery() {
 }
 
 void Server::updateReady() {
-  if (ready_ || !clusters_initialized_ || !dynamic_initialized_) return;
+  if (ready_ || !clusters_initialized_ || !dynamic_initialized_ || !identity_initialized_) return;
   ready_ = true;
   SKIFF_LOG(kInfo, "ready: %d workers, admin on %s", static_cast<int>(workers_.size()),
             admin_->boundAddress().toString());
@@ -334,6 +368,7 @@ void Server::registerAdminHandlers() {
     }
     return AdminResponse{200, "application/json", admin::toJson(root) + "\n"};
   });
+  admin::addIdentityHandlers(*admin_, identity_.get());
   admin_->addHandler("POST", "/drain", [this](const http::RequestHead&) {
     startDrain(drain_timeout_, false);
     return AdminResponse{200, "text/plain", "draining\n"};

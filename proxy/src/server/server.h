@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "admin/admin_server.h"
 #include "event/dispatcher.h"
+#include "identity/identity_manager.h"
 #include "server/dynamic_config.h"
 #include "server/listener_manager.h"
 #include "server/worker.h"
@@ -56,6 +57,9 @@ class Server {
   void startDiscovery();
   // Loads identity.static_certificate, if that is the bootstrap's identity.
   absl::Status loadStaticIdentity();
+  // With identity.certificate_authority: the manager that obtains and renews the certificate
+  // (created before the admin handlers, started once the workers run).
+  absl::Status createIdentityManager();
   void registerAdminHandlers();
   // /ready turns 200 when DNS clusters have answered and the first dynamic config is in (or
   // its initial_fetch_timeout passed).
@@ -74,6 +78,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<DynamicConfig> dynamic_config_;
   std::unique_ptr<xds::XdsClient> xds_client_;
+  std::unique_ptr<identity::IdentityManager> identity_;
   std::unique_ptr<event::Timer> initial_fetch_timer_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<uv_signal_t*> signals_;
@@ -84,6 +89,7 @@ class Server {
   tls::TlsContextConstSharedPtr tls_context_;  // the newest; workers hold their own pointers
   bool clusters_initialized_ = false;
   bool dynamic_initialized_ = false;  // the first dynamic config is in (or not awaited)
+  bool identity_initialized_ = false;  // the first CA certificate is in (or not awaited)
   bool ready_ = false;
   bool draining_ = false;
   bool exiting_ = false;
