@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cidr.h"
 #include "config/authorization_checks.h"
 #include "config/bootstrap_loader.h"
 #include "config/defaults.h"
@@ -270,6 +271,7 @@ class Validator {
       duration(listener.protocol_detection_timeout(),
                fieldPath(path, "protocol_detection_timeout"), /*must_be_positive=*/true);
     }
+    destinationChains(listener, path);
     if (listener.has_authorization()) {
       for (const auto& [error_path, reason] :
            authorizationPolicyErrors(listener.authorization(), fieldPath(path, "authorization"),
@@ -296,6 +298,35 @@ class Validator {
       add(path, "required (the name of a cluster)");
     } else if (check_cluster_references_ && cluster_names_.count(name) == 0) {
       add(path, absl::StrFormat("unknown cluster \"%s\"", absl::Utf8SafeCHexEscape(name)));
+    }
+  }
+
+  // Chains match a connection's original destination, which only use_original_dst reads.
+  void destinationChains(const v1::Listener& listener, const std::string& path) {
+    const std::string chains_path = fieldPath(path, "destination_chains");
+    if (listener.destination_chains_size() > 0 && !listener.use_original_dst()) {
+      add(chains_path, "needs use_original_dst: true (chains match the original destination)");
+    }
+    for (int i = 0; i < listener.destination_chains_size(); ++i) {
+      const v1::DestinationChain& chain = listener.destination_chains(i);
+      const std::string entry = indexPath(chains_path, i);
+      const std::string addresses_path = fieldPath(entry, "addresses");
+      for (int j = 0; j < chain.addresses_size(); ++j) {
+        if (!CidrRange::parse(chain.addresses(j)).ok()) {
+          add(indexPath(addresses_path, j),
+              absl::StrFormat("\"%s\" is not an IP or CIDR (e.g. 10.0.0.2 or 10.96.0.0/12)",
+                              absl::Utf8SafeCHexEscape(chain.addresses(j))));
+        }
+      }
+      if (chain.port() > 65535) {
+        add(fieldPath(entry, "port"),
+            absl::StrFormat("%d is out of range (0 for any, or 1 to 65535)", chain.port()));
+      }
+      if (!chain.has_tcp_proxy()) {
+        add(fieldPath(entry, "tcp_proxy"), "required (e.g. tcp_proxy: {cluster: db})");
+      } else {
+        tcpProxy(chain.tcp_proxy(), fieldPath(entry, "tcp_proxy"));
+      }
     }
   }
 
@@ -553,7 +584,12 @@ class Validator {
       http2Options(cluster.http2(), fieldPath(path, "http2"));
     }
     const std::string endpoints_path = fieldPath(path, "endpoints");
-    if (cluster.type() == v1::Cluster::EDS) {
+    if (cluster.type() == v1::Cluster::ORIGINAL_DST) {
+      if (cluster.endpoints_size() > 0) {
+        add(endpoints_path, "must be empty for type ORIGINAL_DST (the one host is each "
+                            "connection's original destination)");
+      }
+    } else if (cluster.type() == v1::Cluster::EDS) {
       if (!dynamic_resources_) {
         add(fieldPath(path, "type"), "EDS needs dynamic_resources (endpoints come from the "
                                      "discovery stream)");

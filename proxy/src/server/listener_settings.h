@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "access_log/access_log.h"
 #include "filters/network/tcp_proxy.h"
 #include "http/http_listener_config.h"
 #include "http/listener_stats.h"
+#include "server/destination_chain.h"
 #include "skiff/config/v1/listener.pb.h"
 #include "tls/tls_settings.h"
 
@@ -27,6 +29,10 @@ struct ListenerSettings {
   std::chrono::milliseconds detection_timeout{100};
   // Mutual TLS (null: plaintext only). Set by the ListenerManager, which owns the registry.
   std::shared_ptr<const tls::DownstreamTlsSettings> tls;
+  // Read each accepted connection's original destination (SO_ORIGINAL_DST).
+  bool use_original_dst = false;
+  // Tried in order on the destination; the first match proxies the connection as TCP.
+  std::vector<DestinationChain> destination_chains;
 };
 
 using ListenerSettingsConstSharedPtr = std::shared_ptr<const ListenerSettings>;

@@ -6,6 +6,7 @@
 #include "common/logging.h"
 #include "http/http1_server_connection.h"
 #include "http/http2_server_connection.h"
+#include "net/original_destination.h"
 #include "server/tls_mode_detector.h"
 #include "stats/stats.h"
 
@@ -65,9 +66,19 @@ void Worker::listen(WorkerListener listener) {
 void Worker::onAccept(const ListenerSettingsConstSharedPtr& listener,
                       std::unique_ptr<net::Connection> c, bool tls_decided) {
   if (draining_) return;  // the connection closes as it goes out of scope
+  // Read once, before TLS: the port's mTLS mode, the chains and ORIGINAL_DST clusters all
+  // use where the client meant to go.
+  if (listener->use_original_dst && !tls_decided) net::recordOriginalDestination(*c);
   if (listener->tls && !tls_decided) {
     acceptTls(listener, std::move(c));
     return;
+  }
+  if (listener->use_original_dst) {
+    if (const DestinationChain* chain =
+            selectDestinationChain(listener->destination_chains, c->destinationAddress())) {
+      adoptAndStart<filters::TcpProxySession>(chain->tcp, listener, std::move(c));
+      return;
+    }
   }
   if (listener->tcp) {
     startSession(listener, DetectedProtocol::kTcp, std::move(c));

@@ -23,6 +23,10 @@ ClusterStats ClusterStats::create(stats::Registry& registry, const std::string& 
       registry.gauge("skiff_upstream_hosts", "Hosts currently in the cluster.", labels),
       registry.counter("skiff_upstream_lb_no_host_total",
                        "Requests for which the load balancer had no host.", labels),
+      registry.counter("skiff_upstream_original_dst_refused_total",
+                       "ORIGINAL_DST connections refused: not redirected, their destination "
+                       "was the proxy's own listener (a loop).",
+                       labels),
   };
 }
 

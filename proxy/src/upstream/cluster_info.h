@@ -27,6 +27,9 @@ struct ClusterStats {
   stats::Counter& request_timeouts;
   stats::Gauge& hosts;
   stats::Counter& lb_no_host;
+  // ORIGINAL_DST: connections refused because their destination was the proxy's own listener
+  // (not redirected; proxying them would connect back to the proxy, a loop).
+  stats::Counter& original_dst_refused;
 
   static ClusterStats create(stats::Registry& registry, const std::string& cluster);
 };
