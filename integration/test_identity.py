@@ -191,3 +191,101 @@ def test_control_plane_restart_does_not_break_the_proxy(control, proxy_factory, 
         assert restarted.stderr().count("generated a DEVELOPMENT certificate authority") == 1
     finally:
         restarted.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The issued certificates in use: two proxies with CA identities talk mutual TLS, and rotating
+# both certificates under load fails no request.
+
+WEB_IDENTITY = "spiffe://example.test/ns/shop/sa/web"
+
+
+def ca_proxy(proxy_factory, control, node, workload, listeners, clusters):
+    config = harness.bootstrap(listeners, clusters, drain_timeout="1s")
+    config["node"] = {"id": node, "workload": workload}
+    config["identity"] = {"certificate_authority": {
+        "address": control.address, "token_file": control.token_file(workload)}}
+    return proxy_factory(config)
+
+
+def test_issued_certificates_carry_mutual_tls_and_rotate_under_load(control, proxy_factory,
+                                                                     upstream):
+    # web-v1 calls cart-v1: add web to the mesh (the CA only issues to mesh workloads).
+    mesh = MeshDir(control.config_dir)
+    mesh.write("web.yaml", {
+        "services": [{"name": "web", "namespace": "shop", "port": 8080}],
+        "workloads": [{"name": "web-v1", "service": "web", "version": "v1",
+                       "app_port": harness.free_port()}]})
+    wait_for(lambda: "mesh reload accepted" in control.stderr(), what="the mesh reload")
+
+    inbound = harness.http_listener([harness.vhost([harness.route("app")])], name="in")
+    inbound["tls"] = {"mode": "STRICT"}
+    cart = ca_proxy(proxy_factory, control, "cart-0", "cart-v1", [inbound],
+                    [harness.cluster("app", [upstream.port])])
+    web = ca_proxy(proxy_factory, control, "web-0", "web-v1",
+                   [harness.http_listener([harness.vhost([harness.route("cart")])], name="out")],
+                   [harness.cluster("cart", [cart.port("in")],
+                                    tls={"allowed_identities": [IDENTITY]},
+                                    connection_pool={"max_requests_per_connection": 1})])
+    assert certificates(web)["identity"] == WEB_IDENTITY
+
+    import http.client
+    import json as _json
+    import threading
+
+    def call():
+        # A new connection per request (and max_requests_per_connection: 1 upstream), so every
+        # request makes a new mutual TLS handshake between the proxies.
+        conn = http.client.HTTPConnection("127.0.0.1", web.port("out"), timeout=5)
+        try:
+            conn.request("GET", "/via-mtls")
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    status, body = call()
+    assert status == 200, body
+    headers = {k.lower(): v for k, v in _json.loads(body)["headers"]}
+    xfcc = headers.get("x-forwarded-client-cert", "")
+    # The callee's proxy names both identities, as the CA issued them.
+    assert "URI=" + WEB_IDENTITY in xfcc and "By=" + IDENTITY in xfcc, headers
+
+    results = []
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                results.append(call()[0])
+            except OSError as e:
+                results.append(repr(e))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    serials = {name: [certificates(p)["serial"]] for name, p in (("web", web), ("cart", cart))}
+    try:
+        for _ in range(3):
+            time.sleep(0.4)
+            for name, proxy in (("web", web), ("cart", cart)):
+                assert proxy.admin("POST", "/rotate_certificate")[0] == 202
+            for name, proxy in (("web", web), ("cart", cart)):
+                last = serials[name][-1]
+                serials[name].append(wait_for(
+                    lambda: (lambda s: s if s != last else None)(certificates(proxy)["serial"]),
+                    what="%s's new certificate" % name))
+        time.sleep(0.4)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    failures = [r for r in results if r != 200]
+    assert len(results) > 50 and not failures, (len(results), failures[:5])
+    handshakes = sum(v for (m, labels), v in harness.parse_prometheus(cart.metrics_text()).items()
+                     if m == "skiff_tls_handshakes_total"
+                     and {("side", "downstream"), ("result", "success")} <= set(labels))
+    assert handshakes >= len(results), (handshakes, len(results))
+    print("%d requests, each a new mutual TLS handshake, across 3 rotations of both proxies"
+          % len(results))
+    assert all(len(set(s)) == 4 for s in serials.values()), serials
