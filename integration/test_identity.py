@@ -289,3 +289,23 @@ def test_issued_certificates_carry_mutual_tls_and_rotate_under_load(control, pro
     print("%d requests, each a new mutual TLS handshake, across 3 rotations of both proxies"
           % len(results))
     assert all(len(set(s)) == 4 for s in serials.values()), serials
+
+
+def test_validate_checks_the_identity_settings(tmp_path):
+    path = tmp_path / "bootstrap.yaml"
+    path.write_text("identity: {certificate_authority: {token_file: /t, renew_at_fraction: 1.5}}\n"
+                    "node: {id: cart-0, workload: cart-v1}\n"
+                    "dynamic_resources: {ads_address: '127.0.0.1:15010'}\n")
+    result = subprocess.run([harness.proxy_binary(), "--validate", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "identity.certificate_authority.renew_at_fraction: must be in (0, 1)" in result.stderr
+    # The sidecar flags alone: --token-file without --workload cannot name an identity.
+    result = subprocess.run([harness.proxy_binary(), "--validate", str(path), "--node-id", "x",
+                             "--token-file", "/t"], capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout
+    path.write_text("node: {id: cart-0}\ndynamic_resources: {ads_address: '127.0.0.1:15010'}\n")
+    result = subprocess.run([harness.proxy_binary(), "--validate", str(path), "--token-file",
+                             "/t"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "needs node.workload (--workload)" in result.stderr, result.stderr

@@ -50,6 +50,26 @@ absl::Status IdentityManager::validate(const config::v1::CertificateAuthority& c
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<IdentityManagerOptions>> IdentityManager::optionsFrom(
+    const config::v1::Bootstrap& bootstrap) {
+  if (!bootstrap.identity().has_certificate_authority()) return std::nullopt;
+  IdentityManagerOptions options;
+  options.config = bootstrap.identity().certificate_authority();
+  if (options.config.address().empty()) {
+    options.config.set_address(bootstrap.dynamic_resources().ads_address());
+  }
+  absl::Status status = validate(options.config);
+  if (!status.ok()) return status;
+  options.workload = bootstrap.node().workload();
+  options.node_id = bootstrap.node().id();
+  if (options.workload.empty()) {
+    return absl::InvalidArgumentError(
+        "identity.certificate_authority: needs node.workload (--workload): the CA issues the "
+        "workload's identity");
+  }
+  return std::optional<IdentityManagerOptions>(std::move(options));
+}
+
 IdentityManager::IdentityManager(event::Dispatcher& main, stats::Registry& registry,
                                  IdentityManagerOptions options, Apply apply,
                                  std::function<void()> on_first_certificate)

@@ -9,13 +9,16 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "event/dispatcher.h"
 #include "identity/certificate_client.h"
 #include "identity/renewal_schedule.h"
+#include "skiff/config/v1/bootstrap.pb.h"
 #include "skiff/config/v1/tls.pb.h"
 #include "stats/stats.h"
 #include "tls/certificate_bundle.h"
@@ -53,6 +56,11 @@ class IdentityManager {
 
   // Checks the options (address, token file, renew_at_fraction); the error names the field.
   static absl::Status validate(const config::v1::CertificateAuthority& config);
+  // The options for `bootstrap`'s identity.certificate_authority (the address defaulted to
+  // dynamic_resources.ads_address), checked; nullopt when the bootstrap has none. Used at
+  // startup and by --validate.
+  static absl::StatusOr<std::optional<IdentityManagerOptions>> optionsFrom(
+      const config::v1::Bootstrap& bootstrap);
 
   IdentityManager(event::Dispatcher& main, stats::Registry& registry,
                   IdentityManagerOptions options, Apply apply,

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "common/logging.h"
 #include "config/bootstrap_loader.h"
+#include "identity/identity_manager.h"
 #include "server/server.h"
 
 namespace {
@@ -121,6 +122,7 @@ absl::StatusOr<skiff::config::v1::Bootstrap> loadAndCheck(const std::string& pat
   applyFlags(flags, bootstrap);
   absl::Status status = skiff::config::validateBootstrap(bootstrap);
   if (status.ok()) status = skiff::server::checkRouteTables(bootstrap);
+  if (status.ok()) status = skiff::identity::IdentityManager::optionsFrom(bootstrap).status();
   if (!status.ok()) return status;
   return bootstrap;
 }

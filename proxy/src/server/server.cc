@@ -191,23 +191,11 @@ absl::Status Server::start() {
 }
 
 absl::Status Server::createIdentityManager() {
-  if (!bootstrap_.identity().has_certificate_authority()) return absl::OkStatus();
-  identity::IdentityManagerOptions options;
-  options.config = bootstrap_.identity().certificate_authority();
-  if (options.config.address().empty()) {
-    options.config.set_address(bootstrap_.dynamic_resources().ads_address());
-  }
-  absl::Status status = identity::IdentityManager::validate(options.config);
-  if (!status.ok()) return status;
-  options.workload = bootstrap_.node().workload();
-  options.node_id = bootstrap_.node().id();
-  if (options.workload.empty()) {
-    return absl::InvalidArgumentError(
-        "identity.certificate_authority: needs node.workload (--workload): the CA issues the "
-        "workload's identity");
-  }
+  auto options = identity::IdentityManager::optionsFrom(bootstrap_);
+  if (!options.ok()) return options.status();
+  if (!options->has_value()) return absl::OkStatus();
   identity_ = std::make_unique<identity::IdentityManager>(
-      *main_, *registry_, std::move(options),
+      *main_, *registry_, std::move(**options),
       [this](const tls::CertificateBundle& bundle) { return updateIdentity(bundle); },
       [this] {
         identity_initialized_ = true;
