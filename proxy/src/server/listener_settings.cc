@@ -1,7 +1,9 @@
 #include "server/listener_settings.h"
 
+#include "absl/strings/str_cat.h"
 #include "config/defaults.h"
 #include "config/duration.h"
+#include "filters/authz/listener_authorization.h"
 #include "router/route_table.h"
 
 namespace skiff::server {
@@ -18,10 +20,41 @@ absl::StatusOr<std::shared_ptr<access_log::Sink>> AccessLogSinks::open(
   return sink;
 }
 
+namespace {
+
+absl::StatusOr<std::shared_ptr<const filters::TcpProxyConfig>> buildTcpProxyConfig(
+    const std::string& listener_name, const config::v1::TcpProxy& tcp, http::ListenerStats* stats,
+    AccessLogSinks& sinks,
+    std::shared_ptr<const filters::authz::ListenerAuthorization> authorization) {
+  auto config = std::make_shared<filters::TcpProxyConfig>();
+  config->listener_name = listener_name;
+  config->cluster = tcp.cluster();
+  config->idle_timeout = config::millisecondsOr(tcp.has_idle_timeout(), tcp.idle_timeout(),
+                                                config::kDefaultTcpIdleTimeout);
+  auto sink = sinks.open(tcp.access_log());
+  if (!sink.ok()) return sink.status();
+  config->access_log = *sink;
+  config->stats = stats;
+  config->authorization = std::move(authorization);
+  return config;
+}
+
+// Shared by the listener's HTTP side and every TCP handler of it (tcp_proxy, tcp_fallback,
+// destination chains): one policy per listener.
+std::shared_ptr<const filters::authz::ListenerAuthorization> buildAuthorization(
+    const config::v1::Listener& listener, http::ListenerStats* stats) {
+  if (!listener.has_authorization() || stats == nullptr) return nullptr;
+  return std::make_shared<const filters::authz::ListenerAuthorization>(
+      listener.authorization(), listener.name(), listener.address().port(), *stats);
+}
+
+}  // namespace
+
 absl::StatusOr<ListenerSettingsConstSharedPtr> buildListenerSettings(
     const config::v1::Listener& listener, http::ListenerStats* stats, AccessLogSinks& sinks) {
   auto settings = std::make_shared<ListenerSettings>();
   settings->name = listener.name();
+  auto authorization = buildAuthorization(listener, stats);
   if (listener.has_http()) {
     const auto& hcm = listener.http();
     auto config = std::make_shared<http::HttpListenerConfig>();
@@ -45,25 +78,45 @@ absl::StatusOr<ListenerSettingsConstSharedPtr> buildListenerSettings(
     config->stats = stats;
     config->codec_type = hcm.codec_type();
     config->http2 = hcm.http2();
+    config->authorization = authorization;
+    if (listener.has_tls()) {
+      config->client_identity_header = listener.tls().client_identity_header().empty()
+                                           ? config::kDefaultClientIdentityHeader
+                                           : listener.tls().client_identity_header();
+    }
     settings->http = std::move(config);
   }
   // The L4 handler, or the fallback of an HTTP listener for connections that are not HTTP.
   if (listener.has_tcp_proxy() || listener.has_tcp_fallback()) {
-    const auto& tcp = listener.has_tcp_proxy() ? listener.tcp_proxy() : listener.tcp_fallback();
-    auto config = std::make_shared<filters::TcpProxyConfig>();
-    config->listener_name = listener.name();
-    config->cluster = tcp.cluster();
-    config->idle_timeout = config::millisecondsOr(tcp.has_idle_timeout(), tcp.idle_timeout(),
-                                                  config::kDefaultTcpIdleTimeout);
-    auto sink = sinks.open(tcp.access_log());
-    if (!sink.ok()) return sink.status();
-    config->access_log = *sink;
-    config->stats = stats;
+    auto config = buildTcpProxyConfig(
+        listener.name(), listener.has_tcp_proxy() ? listener.tcp_proxy() : listener.tcp_fallback(),
+        stats, sinks, authorization);
+    if (!config.ok()) return config.status();
     if (listener.has_tcp_proxy()) {
-      settings->tcp = std::move(config);
+      settings->tcp = std::move(*config);
     } else {
-      settings->tcp_fallback = std::move(config);
+      settings->tcp_fallback = std::move(*config);
     }
+  }
+  settings->use_original_dst = listener.use_original_dst();
+  for (int i = 0; i < listener.destination_chains_size(); ++i) {
+    const auto& chain = listener.destination_chains(i);
+    DestinationChain compiled;
+    compiled.name = chain.name();
+    compiled.port = static_cast<uint16_t>(chain.port());
+    for (int j = 0; j < chain.addresses_size(); ++j) {
+      auto range = CidrRange::parse(chain.addresses(j));
+      if (!range.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("destination_chains[", i, "].addresses[",
+                                                       j, "]: ", range.status().message()));
+      }
+      compiled.ranges.push_back(*range);
+    }
+    auto config = buildTcpProxyConfig(listener.name(), chain.tcp_proxy(), stats, sinks,
+                                      authorization);
+    if (!config.ok()) return config.status();
+    compiled.tcp = std::move(*config);
+    settings->destination_chains.push_back(std::move(compiled));
   }
   settings->detection_timeout = config::millisecondsOr(
       listener.has_protocol_detection_timeout(), listener.protocol_detection_timeout(),

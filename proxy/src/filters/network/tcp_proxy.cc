@@ -1,7 +1,10 @@
 #include "filters/network/tcp_proxy.h"
 
+#include <cstring>
+
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "net/original_destination.h"
 
 namespace skiff::filters {
 
@@ -33,11 +36,39 @@ void TcpProxySession::start() {
   // Nothing is read from the client until the upstream is there (a connection handed over by
   // protocol detection is already reading).
   downstream_->readDisable(true);
+  if (config_->authorization && downstream_->secure() && !downstream_->tlsHandshakeComplete()) {
+    // The handshake needs reads; plaintext that follows it waits in the read buffer.
+    awaiting_handshake_ = true;
+    downstream_->readDisable(false);
+    downstream_->startReading();
+    armIdleTimer();
+    return;
+  }
+  connectUpstream();
+}
+
+void TcpProxySession::Side::onTlsHandshakeDone() {
+  TcpProxySession& s = session_;
+  if (upstream_ || !s.awaiting_handshake_ || s.finished_) return;
+  s.awaiting_handshake_ = false;
+  s.downstream_->readDisable(true);
+  s.connectUpstream();
+}
+
+void TcpProxySession::connectUpstream() {
+  if (config_->authorization && !config_->authorization->allowConnection(*downstream_)) {
+    finish("RBAC");
+    return;
+  }
   upstream::ThreadLocalCluster* cluster = worker_.clusters().get(config_->cluster);
   if (cluster != nullptr) {
     cluster_ = cluster->infoPtr();
-    host_ = cluster->chooseHost(upstream::LbContext{});
-    if (!host_) cluster_->stats->lb_no_host.inc();
+    if (cluster_->config.type() == config::v1::Cluster::ORIGINAL_DST) {
+      host_ = originalDestinationHost();
+    } else {
+      host_ = cluster->chooseHost(upstream::LbContext{});
+      if (!host_) cluster_->stats->lb_no_host.inc();
+    }
   }
   if (!host_) {
     finish("UH");
@@ -55,7 +86,25 @@ void TcpProxySession::start() {
   armIdleTimer();
 }
 
+upstream::HostSharedPtr TcpProxySession::originalDestinationHost() {
+  const net::SocketAddress& destination = downstream_->destinationAddress();
+  const net::SocketAddress& local = downstream_->localAddress();
+  // Not redirected: the client dialled the listener itself. Connecting "back" to it would loop.
+  if (destination.length == 0 || net::sameEndpoint(destination, local)) {
+    cluster_->stats->original_dst_refused.inc();
+    SKIFF_LOG(kDebug, "%s: ORIGINAL_DST cluster %s: %s was not redirected, refused",
+              config_->listener_name, cluster_->name, downstream_->remoteAddress().toString());
+    return nullptr;
+  }
+  auto host = std::make_shared<upstream::Host>();
+  host->address = destination.toString();
+  memcpy(&host->sockaddr, &destination.storage, destination.length);
+  host->sockaddr_len = destination.length;
+  return host;
+}
+
 void TcpProxySession::onConnected() {
+  upstream_connected_ = true;
   downstream_->startReading();
   downstream_->readDisable(false);
   // Bytes read before the session began (protocol detection) go first.
@@ -72,6 +121,8 @@ void TcpProxySession::armIdleTimer() {
 void TcpProxySession::Side::onRead(Buffer& data, bool end_stream) {
   TcpProxySession& s = session_;
   if (s.finished_) return;
+  // Client bytes before the upstream is connected stay buffered; onConnected sends them.
+  if (!upstream_ && !s.upstream_connected_) return;
   size_t length = data.length();
   if (upstream_) {
     s.config_->stats->bytes_sent.inc(length);

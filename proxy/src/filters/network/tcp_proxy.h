@@ -9,6 +9,7 @@
 
 #include "access_log/access_log.h"
 #include "absl/time/time.h"
+#include "filters/authz/listener_authorization.h"
 #include "http/listener_stats.h"
 #include "net/connection.h"
 #include "server/worker_context.h"
@@ -21,6 +22,9 @@ struct TcpProxyConfig {
   std::chrono::milliseconds idle_timeout{3600 * 1000};
   std::shared_ptr<access_log::Sink> access_log;
   http::ListenerStats* stats = nullptr;
+  // The listener's `authorization`, checked once the caller is known (after the TLS handshake
+  // of a TLS connection) and before any upstream connection is made. Null: all allowed.
+  std::shared_ptr<const authz::ListenerAuthorization> authorization;
 };
 
 class TcpProxySession : public server::DownstreamConnection {
@@ -40,6 +44,7 @@ class TcpProxySession : public server::DownstreamConnection {
     void onEvent(net::ConnectionEvent event) override;
     void onAboveWriteBufferHighWatermark() override;
     void onBelowWriteBufferLowWatermark() override;
+    void onTlsHandshakeDone() override;
 
    private:
     TcpProxySession& session_;
@@ -47,7 +52,12 @@ class TcpProxySession : public server::DownstreamConnection {
   };
 
   net::Connection& peerOf(bool upstream) { return upstream ? *downstream_ : *upstream_; }
+  // Authorizes the caller, then picks a host and connects to it.
+  void connectUpstream();
   void onConnected();
+  // ORIGINAL_DST: the downstream connection's destination as the one host, or null (counted)
+  // when the connection was not redirected.
+  upstream::HostSharedPtr originalDestinationHost();
   void finish(absl::string_view flags);
   void armIdleTimer();
 
@@ -67,6 +77,9 @@ class TcpProxySession : public server::DownstreamConnection {
   bool downstream_eof_ = false;
   bool upstream_eof_ = false;
   bool finished_ = false;
+  // A TLS caller's identity is known only after the handshake: authorization waits for it.
+  bool awaiting_handshake_ = false;
+  bool upstream_connected_ = false;
   std::string flags_;
 };
 
