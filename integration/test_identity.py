@@ -309,3 +309,31 @@ def test_validate_checks_the_identity_settings(tmp_path):
                              "/t"], capture_output=True, text=True)
     assert result.returncode == 1
     assert "needs node.workload (--workload)" in result.stderr, result.stderr
+
+
+def test_certificates_page_shows_a_static_identity(proxy_factory, tmp_path):
+    d = str(tmp_path)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    assert openssl("req", "-x509", *ec, "-keyout", d + "/ca.key", "-out", d + "/ca.pem",
+                   "-subj", "/CN=static test CA", "-days", "1").returncode == 0
+    assert openssl("req", "-new", *ec, "-keyout", d + "/leaf.key", "-out", d + "/leaf.csr",
+                   "-subj", "/CN=leaf").returncode == 0
+    with open(d + "/leaf.ext", "w") as f:
+        f.write("subjectAltName=URI:spiffe://static.test/ns/a/sa/b\n"
+                "extendedKeyUsage=serverAuth,clientAuth\n")
+    assert openssl("x509", "-req", "-in", d + "/leaf.csr", "-CA", d + "/ca.pem", "-CAkey",
+                   d + "/ca.key", "-CAcreateserial", "-days", "1", "-extfile", d + "/leaf.ext",
+                   "-out", d + "/leaf.pem").returncode == 0
+    config = harness.bootstrap([], [])
+    config["identity"] = {"static_certificate": {
+        "certificate_chain_file": d + "/leaf.pem", "private_key_file": d + "/leaf.key",
+        "trust_bundle_file": d + "/ca.pem"}}
+    proxy = proxy_factory(config)
+    info = certificates(proxy)
+    assert info["source"] == "static_certificate", info
+    assert info["identity"] == "spiffe://static.test/ns/a/sa/b"
+    assert info["trust_bundle_subjects"] == ["CN=static test CA"]
+    serial = openssl("x509", "-in", d + "/leaf.pem", "-noout", "-serial").stdout.strip()
+    assert serial.lower() == "serial=" + info["serial"]
+    # Nothing to rotate: the files are the operator's.
+    assert proxy.admin("POST", "/rotate_certificate")[0] == 409

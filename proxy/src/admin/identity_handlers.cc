@@ -1,8 +1,12 @@
 #include "admin/identity_handlers.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/time/time.h"
 #include "admin/config_dump.h"
 #include "google/protobuf/struct.pb.h"
+#include "identity/certificate_info.h"
 
 namespace skiff::admin {
 namespace {
@@ -40,10 +44,49 @@ std::string render(const identity::IdentityStatus& status) {
   return toJson(root) + "\n";
 }
 
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::string renderStatic(const config::v1::StaticCertificate& files) {
+  google::protobuf::Struct root;
+  auto& fields = *root.mutable_fields();
+  fields["source"] = text("static_certificate");
+  fields["certificate_chain_file"] = text(files.certificate_chain_file());
+  fields["trust_bundle_file"] = text(files.trust_bundle_file());
+  const std::string chain = readFile(files.certificate_chain_file());
+  const std::string bundle = readFile(files.trust_bundle_file());
+  auto leaf = identity::readLeaf(chain);
+  fields["ready"].set_bool_value(leaf.ok());
+  if (leaf.ok()) {
+    fields["identity"] = text(leaf->spiffe_uri);
+    fields["serial"] = text(leaf->serial_hex);
+    fields["not_before"] = time(leaf->not_before);
+    fields["not_after"] = time(leaf->not_after);
+    fields["certificate_chain_pem"] = text(chain);
+    fields["trust_bundle_pem"] = text(bundle);
+    auto* subjects = fields["trust_bundle_subjects"].mutable_list_value();
+    for (const auto& subject : identity::certificateSubjects(bundle)) {
+      *subjects->add_values() = text(subject);
+    }
+  } else {
+    fields["last_error"] = text(leaf.status().ToString());
+  }
+  return toJson(root) + "\n";
+}
+
 }  // namespace
 
-void addIdentityHandlers(AdminServer& admin, identity::IdentityManager* manager) {
-  admin.addHandler("GET", "/certificates", [manager](const http::RequestHead&) {
+void addIdentityHandlers(AdminServer& admin, identity::IdentityManager* manager,
+                         const config::v1::Identity& static_identity) {
+  admin.addHandler("GET", "/certificates", [manager, static_identity](const http::RequestHead&) {
+    if (manager == nullptr && static_identity.has_static_certificate()) {
+      return AdminResponse{200, "application/json",
+                           renderStatic(static_identity.static_certificate())};
+    }
     if (manager == nullptr) {
       return AdminResponse{200, "application/json",
                            "{\n \"source\": \"none\",\n \"note\": \"no "

@@ -356,7 +356,7 @@ void Server::registerAdminHandlers() {
     }
     return AdminResponse{200, "application/json", admin::toJson(root) + "\n"};
   });
-  admin::addIdentityHandlers(*admin_, identity_.get());
+  admin::addIdentityHandlers(*admin_, identity_.get(), bootstrap_.identity());
   admin_->addHandler("POST", "/drain", [this](const http::RequestHead&) {
     startDrain(drain_timeout_, false);
     return AdminResponse{200, "text/plain", "draining\n"};
