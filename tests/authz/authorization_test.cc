@@ -63,8 +63,8 @@ TEST(AuthorizationTest, ExactPrincipal) {
 }
 
 TEST(AuthorizationTest, PrincipalPrefix) {
-  AuthorizationPolicy policy = compile(
-      "default_action: DENY\nrules: [{ principals: [\"spiffe://mesh.local/ns/shop/*\"] }]");
+  AuthorizationPolicy policy =
+      compile("default_action: DENY\nrules: [{ principals: [\"spiffe://mesh.local/ns/shop/*\"] }]");
   EXPECT_TRUE(policy.evaluate(tcp(kFrontend)).allowed);
   EXPECT_FALSE(policy.evaluate(tcp(kBilling)).allowed);
 }
@@ -108,8 +108,7 @@ TEST(AuthorizationTest, Ports) {
 }
 
 TEST(AuthorizationTest, MethodsAreCaseSensitive) {
-  AuthorizationPolicy policy =
-      compile("default_action: DENY\nrules: [{ methods: [GET, HEAD] }]");
+  AuthorizationPolicy policy = compile("default_action: DENY\nrules: [{ methods: [GET, HEAD] }]");
   EXPECT_TRUE(policy.evaluate(http(kFrontend, "GET", "/")).allowed);
   EXPECT_TRUE(policy.evaluate(http(kFrontend, "HEAD", "/")).allowed);
   EXPECT_FALSE(policy.evaluate(http(kFrontend, "POST", "/")).allowed);
@@ -140,9 +139,9 @@ TEST(AuthorizationTest, HttpRuleNeverMatchesTcp) {
 }
 
 TEST(AuthorizationTest, EveryFieldOfARuleMustMatch) {
-  AuthorizationPolicy policy = compile(absl::StrCat(
-      "default_action: DENY\nrules: [{ principals: [\"", kFrontend,
-      "\"], namespaces: [shop], ports: [8080], methods: [POST], paths: [/orders] }]"));
+  AuthorizationPolicy policy = compile(
+      absl::StrCat("default_action: DENY\nrules: [{ principals: [\"", kFrontend,
+                   "\"], namespaces: [shop], ports: [8080], methods: [POST], paths: [/orders] }]"));
   EXPECT_TRUE(policy.evaluate(http(kFrontend, "POST", "/orders", 8080)).allowed);
   EXPECT_FALSE(policy.evaluate(http(kFrontend, "POST", "/orders", 8081)).allowed);
   EXPECT_FALSE(policy.evaluate(http(kFrontend, "GET", "/orders", 8080)).allowed);

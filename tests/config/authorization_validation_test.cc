@@ -87,9 +87,9 @@ TEST(AuthorizationValidationTest, PortsAndNamespaces) {
 
 TEST(AuthorizationValidationTest, HttpRuleOnTcpListenerIsAnError) {
   EXPECT_THAT(errorOf(withAuthorization("{ rules: [{ methods: [GET] }] }", /*tcp=*/true)),
-              HasSubstr(absl::StrCat(kRule0, ".methods: a TCP listener has no methods")));
+              HasSubstr(absl::StrCat(kRule0, ".methods: a TCP connection has no method")));
   EXPECT_THAT(errorOf(withAuthorization("{ rules: [{ paths: [/] }] }", /*tcp=*/true)),
-              HasSubstr(absl::StrCat(kRule0, ".paths: a TCP listener has no methods")));
+              HasSubstr(absl::StrCat(kRule0, ".paths: a TCP connection has no method")));
 }
 
 TEST(AuthorizationValidationTest, UnknownActionNumberFromTheStream) {

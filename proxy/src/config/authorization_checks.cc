@@ -122,15 +122,15 @@ FieldErrors authorizationRuleErrors(const v1::AuthorizationRule& rule, const std
   }
   for (int i = 0; i < rule.ports_size(); ++i) {
     const uint32_t port = rule.ports(i);
-    check("ports", i,
-          port == 0 || port > 65535 ? absl::StrFormat("%d is out of range (1 to 65535)", port)
-                                    : "");
+    check(
+        "ports", i,
+        port == 0 || port > 65535 ? absl::StrFormat("%d is out of range (1 to 65535)", port) : "");
   }
   for (int i = 0; i < rule.methods_size(); ++i) check("methods", i, checkMethod(rule.methods(i)));
   for (int i = 0; i < rule.paths_size(); ++i) check("paths", i, checkPath(rule.paths(i)));
   if (tcp_only && (rule.methods_size() > 0 || rule.paths_size() > 0)) {
     errors.emplace_back(field(path, rule.methods_size() > 0 ? "methods" : "paths"),
-                        "a TCP listener has no methods or paths: this rule would never match");
+                        "a TCP connection has no method or path: this rule would never match one");
   }
   return errors;
 }

@@ -45,12 +45,12 @@ bool ListenerAuthorization::decide(const net::Connection& connection,
     return true;
   }
   stats_.authz_denied.inc();
-  SKIFF_LOG(kDebug, "%s: denied %s (%s) port %d %s %s by %s", listener_name_,
-            connection.remoteAddress().toString(),
-            input.principal.empty() ? "plaintext" : std::string(input.principal),
-            input.destination_port, std::string(input.method), std::string(input.path),
-            decision.rule < 0 ? std::string("the default action")
-                              : absl::StrCat("rule ", decision.rule));
+  SKIFF_LOG(
+      kDebug, "%s: denied %s (%s) port %d %s %s by %s", listener_name_,
+      connection.remoteAddress().toString(),
+      input.principal.empty() ? "plaintext" : std::string(input.principal), input.destination_port,
+      std::string(input.method), std::string(input.path),
+      decision.rule < 0 ? std::string("the default action") : absl::StrCat("rule ", decision.rule));
   return false;
 }
 
