@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "config/authorization_checks.h"
 #include "config/bootstrap_loader.h"
 #include "config/field_checks.h"
 
@@ -82,6 +83,13 @@ class MeshValidator {
         policy(file, mesh->traffic_policies(i), indexed("traffic_policies", i));
       }
     }
+    for (const auto& [file, mesh] : files_) {
+      if (mesh->has_settings()) settings(file, mesh->settings());
+      for (int i = 0; i < mesh->authorization_policies_size(); ++i) {
+        authorization(file, mesh->authorization_policies(i),
+                      indexed("authorization_policies", i));
+      }
+    }
     if (errors_.empty()) return absl::OkStatus();
     std::string message = absl::StrJoin(errors_, "; ");
     if (dropped_ > 0) absl::StrAppend(&message, "; and ", dropped_, " more errors");
@@ -140,6 +148,10 @@ class MeshValidator {
           name(file, service.namespace_(), at(path, "namespace"), "namespace");
         }
         port(file, service.port(), at(path, "port"), /*required=*/true);
+        for (int j = 0; j < service.addresses_size(); ++j) {
+          serviceAddress(file, service, service.addresses(j), indexed(at(path, "addresses"), j));
+        }
+        if (!service.name().empty()) service_protocols_[service.name()] = service.protocol();
       }
     }
     // Versions of each service, for split references.
@@ -199,6 +211,116 @@ class MeshValidator {
     }
     for (int i = 0; i < workload.calls_size(); ++i) {
       serviceReference(file, workload.calls(i), indexed(at(path, "calls"), i));
+    }
+    if (!workload.service_account().empty()) {
+      dnsLabel(file, workload.service_account(), at(path, "service_account"), "service account");
+    }
+    if (workload.has_mtls()) mtlsMode(file, workload.mtls(), at(path, "mtls"));
+    // Map entries in key order, so errors come out the same on every run.
+    std::map<uint32_t, config::v1::MtlsMode> port_modes(workload.port_mtls().begin(),
+                                                        workload.port_mtls().end());
+    for (const auto& [app_port, mode] : port_modes) {
+      const std::string entry_path = absl::StrCat(at(path, "port_mtls"), "[", app_port, "]");
+      if (app_port == 0 || app_port > 65535) {
+        add(file, entry_path, absl::StrFormat("port %d is out of range (1 to 65535)", app_port));
+      }
+      mtlsMode(file, mode, entry_path);
+    }
+  }
+
+  // Service accounts and namespaces end up in SPIFFE IDs (and, in Kubernetes, are DNS labels).
+  void dnsLabel(const std::string& file, const std::string& value, const std::string& path,
+                absl::string_view what) {
+    bool ok = !value.empty() && value.size() <= 63 && value.front() != '-' && value.back() != '-';
+    for (char c : value) {
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+    }
+    if (!ok) {
+      add(file, path,
+          absl::StrFormat("\"%s\" is not a valid %s name (lower-case letters, digits and '-', "
+                          "at most 63)",
+                          value, what));
+    }
+  }
+
+  void mtlsMode(const std::string& file, int mode, const std::string& path) {
+    if (!config::v1::MtlsMode_IsValid(mode)) {
+      add(file, path, absl::StrFormat("%d is not STRICT, PERMISSIVE or DISABLE", mode));
+    }
+  }
+
+  // A ClusterIP (or any address callers dial): an IP literal or a CIDR range, claimed with the
+  // service's port by one service only (interception routes ADDRESS:PORT to it).
+  void serviceAddress(const std::string& file, const mesh::v1::Service& service,
+                      const std::string& value, const std::string& path) {
+    std::string ip = value;
+    std::string key;
+    if (size_t slash = value.find('/'); slash != std::string::npos) {
+      ip = value.substr(0, slash);
+      uint32_t bits = 0;
+      const std::string length = value.substr(slash + 1);
+      const uint32_t max_bits = ip.find(':') == std::string::npos ? 32 : 128;
+      if (length.empty() || length.size() > 3 ||
+          length.find_first_not_of("0123456789") != std::string::npos ||
+          (bits = std::stoul(length)) > max_bits) {
+        add(file, path, absl::StrFormat("\"%s\": the prefix length must be 0 to %d", value,
+                                        max_bits));
+        return;
+      }
+    }
+    if (!config::internal::parseIpLiteral(ip, &key)) {
+      add(file, path, absl::StrFormat("\"%s\" is not an IP address or CIDR range", value));
+      return;
+    }
+    if (value.find('/') != std::string::npos) key += value.substr(value.find('/'));
+    unique(service_addresses_, absl::StrCat(key, " port ", service.port()), file, path,
+           "service address");
+  }
+
+  void settings(const std::string& file, const mesh::v1::MeshSettings& settings) {
+    if (settings_file_.empty()) {
+      settings_file_ = file;
+    } else {
+      add(file, "settings",
+          absl::StrFormat("set in more than one file (also %s)", settings_file_));
+    }
+    const std::string& domain = settings.trust_domain();
+    if (!domain.empty()) {
+      bool ok = domain.size() <= 255;
+      for (char c : domain) {
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                    c == '_');
+      }
+      if (!ok) {
+        add(file, "settings.trust_domain",
+            absl::StrFormat("\"%s\" is not a SPIFFE trust domain (lower-case letters, digits, "
+                            "'.', '-' and '_')",
+                            domain));
+      }
+    }
+    if (settings.has_mtls()) mtlsMode(file, settings.mtls(), "settings.mtls");
+    if (!config::v1::AuthorizationPolicy::Action_IsValid(settings.default_authorization())) {
+      add(file, "settings.default_authorization",
+          absl::StrFormat("%d is not ALLOW or DENY", settings.default_authorization()));
+    }
+  }
+
+  void authorization(const std::string& file, const mesh::v1::AuthorizationPolicy& policy,
+                     const std::string& path) {
+    serviceReference(file, policy.service(), at(path, "service"));
+    if (services_.count(policy.service()) == 0) return;
+    unique(authorization_policies_, policy.service(), file, at(path, "service"),
+           "authorization policy for service");
+    const bool tcp = service_protocols_[policy.service()] == mesh::v1::Service::TCP;
+    if (!config::v1::AuthorizationPolicy::Action_IsValid(policy.default_action())) {
+      add(file, at(path, "default_action"),
+          absl::StrFormat("%d is not ALLOW or DENY", policy.default_action()));
+    }
+    for (int i = 0; i < policy.rules_size(); ++i) {
+      for (const auto& [error_path, reason] : config::authorizationRuleErrors(
+               policy.rules(i), indexed(at(path, "rules"), i), /*tcp_only=*/tcp)) {
+        add(file, error_path, reason);
+      }
     }
   }
 
@@ -260,6 +382,10 @@ class MeshValidator {
   std::map<std::string, Origin> workloads_;
   std::map<std::string, Origin> nodes_;
   std::map<std::string, Origin> policies_;
+  std::map<std::string, Origin> authorization_policies_;
+  std::map<std::string, Origin> service_addresses_;
+  std::map<std::string, mesh::v1::Service::Protocol> service_protocols_;
+  std::string settings_file_;
   std::map<std::string, std::set<std::string>> versions_;
   std::vector<std::string> errors_;
   size_t dropped_ = 0;

@@ -19,6 +19,7 @@ inline constexpr uint32_t kDefaultInboundPort = 15006;
 inline constexpr uint32_t kDefaultOutboundPort = 15001;
 inline constexpr char kDefaultNamespace[] = "default";
 inline constexpr char kDefaultInstanceAddress[] = "127.0.0.1";
+inline constexpr char kDefaultTrustDomain[] = "cluster.local";
 
 // One file's name (as it appears in errors) and its YAML text.
 struct MeshSource {

@@ -1,5 +1,5 @@
-// Mesh → per-proxy resources. Names: clusters "inbound|S", "outbound|T", "outbound|T|V";
-// route configurations and listeners "inbound" and "outbound".
+// Mesh → per-proxy resources. Names: clusters "inbound|S", "outbound|T", "outbound|T|V" and
+// "passthrough"; route configurations and listeners "inbound" and "outbound".
 
 #include "translator.h"
 
@@ -15,6 +15,7 @@
 #include "skiff/config/v1/cluster.pb.h"
 #include "skiff/config/v1/listener.pb.h"
 #include "skiff/config/v1/route.pb.h"
+#include "skiff/config/v1/tls.pb.h"
 
 namespace skiff::control {
 namespace {
@@ -77,8 +78,79 @@ const mesh::v1::TrafficPolicy* findPolicy(const mesh::v1::MeshFile& mesh,
   return nullptr;
 }
 
+const mesh::v1::AuthorizationPolicy* findAuthorization(const mesh::v1::MeshFile& mesh,
+                                                       const std::string& service) {
+  for (const mesh::v1::AuthorizationPolicy& policy : mesh.authorization_policies()) {
+    if (policy.service() == service) return &policy;
+  }
+  return nullptr;
+}
+
+std::string namespaceOf(const mesh::v1::Service* service) {
+  return service == nullptr || service->namespace_().empty() ? kDefaultNamespace
+                                                             : service->namespace_();
+}
+
+// spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT: what the CA puts in the workload's
+// certificate and what callers' clusters accept.
+std::string spiffeId(const mesh::v1::MeshFile& mesh, const mesh::v1::Workload& workload) {
+  const std::string& trust_domain = mesh.settings().trust_domain().empty()
+                                        ? std::string(kDefaultTrustDomain)
+                                        : mesh.settings().trust_domain();
+  const std::string& account =
+      workload.service_account().empty() ? workload.service() : workload.service_account();
+  return absl::StrCat("spiffe://", trust_domain, "/ns", "/",
+                      namespaceOf(findService(mesh, workload.service())), "/sa/", account);
+}
+
+config::v1::MtlsMode effectiveMode(const mesh::v1::MeshFile& mesh,
+                                   const mesh::v1::Workload& workload) {
+  if (workload.has_mtls()) return workload.mtls();
+  if (mesh.settings().has_mtls()) return mesh.settings().mtls();
+  return config::v1::PERMISSIVE;
+}
+
+bool isTcp(const mesh::v1::Service& service) {
+  return service.protocol() == mesh::v1::Service::TCP;
+}
+
+std::string instanceAddress(const mesh::v1::Instance& instance) {
+  return instance.address().empty() ? kDefaultInstanceAddress : instance.address();
+}
+
+// "10.0.0.1:8080", "[fd00::1]:8080": how a Host header names an address.
+std::string hostPort(const std::string& address, uint32_t port) {
+  if (address.find(':') != std::string::npos) return absl::StrCat("[", address, "]:", port);
+  return absl::StrCat(address, ":", port);
+}
+
+// Addresses callers of `service` connect to (interception sees them as original destinations):
+// the service's own, then its instances' explicitly set ones, without repeats. Instances left
+// on the 127.0.0.1 default share it with everything local, so they do not claim it.
+std::vector<std::string> serviceAddresses(const mesh::v1::MeshFile& mesh,
+                                          const mesh::v1::Service& service) {
+  std::vector<std::string> addresses;
+  std::set<std::string> seen;
+  for (const std::string& address : service.addresses()) {
+    if (seen.insert(address).second) addresses.push_back(address);
+  }
+  for (const mesh::v1::Workload& workload : mesh.workloads()) {
+    if (workload.service() != service.name()) continue;
+    for (const mesh::v1::Instance& instance : workload.instances()) {
+      if (!instance.address().empty() && seen.insert(instance.address()).second) {
+        addresses.push_back(instance.address());
+      }
+    }
+  }
+  return addresses;
+}
+
 Cluster::Protocol upstreamProtocol(const mesh::v1::Service& service) {
-  return service.protocol() == mesh::v1::Service::HTTP ? Cluster::HTTP1 : Cluster::HTTP2;
+  // TCP services are piped as bytes; the protocol only matters for HTTP.
+  return service.protocol() == mesh::v1::Service::HTTP2 ||
+                 service.protocol() == mesh::v1::Service::GRPC
+             ? Cluster::HTTP2
+             : Cluster::HTTP1;
 }
 
 std::string outboundCluster(const std::string& service, const std::string& version = "") {
@@ -118,25 +190,32 @@ class Builder {
     app->set_port(firstSet(self.app_port(), workload.app_port(), 0));
     add(xds::kClusterType, cluster_name, cluster);
 
-    RouteConfiguration routes;
-    routes.set_name("inbound");
-    config::v1::VirtualHost* host = routes.add_virtual_hosts();
-    host->set_name("inbound");
-    host->add_domains("*");
-    config::v1::Route* route = host->add_routes();
-    route->mutable_match()->set_prefix("/");
-    route->mutable_route()->set_cluster(cluster_name);
-    // The caller's proxy enforces the timeout; a second one here would only race it.
-    route->mutable_route()->mutable_timeout()->set_seconds(0);
-    add(xds::kRouteType, "inbound", routes);
-
     Listener listener;
     listener.set_name("inbound");
-    listener.mutable_address()->set_address(self.address().empty() ? kDefaultInstanceAddress
-                                                                   : self.address());
+    listener.mutable_address()->set_address(instanceAddress(self));
     listener.mutable_address()->set_port(
         firstSet(self.inbound_port(), workload.inbound_port(), kDefaultInboundPort));
-    listener.mutable_http()->mutable_rds()->set_route_config_name("inbound");
+    if (service != nullptr && isTcp(*service)) {
+      listener.mutable_tcp_proxy()->set_cluster(cluster_name);
+    } else {
+      RouteConfiguration routes;
+      routes.set_name("inbound");
+      config::v1::VirtualHost* host = routes.add_virtual_hosts();
+      host->set_name("inbound");
+      host->add_domains("*");
+      config::v1::Route* route = host->add_routes();
+      route->mutable_match()->set_prefix("/");
+      route->mutable_route()->set_cluster(cluster_name);
+      // The caller's proxy enforces the timeout; a second one here would only race it.
+      route->mutable_route()->mutable_timeout()->set_seconds(0);
+      add(xds::kRouteType, "inbound", routes);
+      listener.mutable_http()->mutable_rds()->set_route_config_name("inbound");
+    }
+    // Redirected connections keep the application port they were sent to: port modes and
+    // authorization ports are about it, not about the proxy's inbound port.
+    listener.set_use_original_dst(true);
+    inboundTls(workload, listener);
+    inboundAuthorization(workload, listener);
     add(xds::kListenerType, "inbound", listener);
   }
 
@@ -152,14 +231,6 @@ class Builder {
       }
     }
 
-    RouteConfiguration routes;
-    routes.set_name("outbound");
-    for (const mesh::v1::Service* service : called) {
-      serviceClusters(*service);
-      serviceHost(*service, *routes.add_virtual_hosts());
-    }
-    add(xds::kRouteType, "outbound", routes);
-
     Listener listener;
     listener.set_name("outbound");
     listener.mutable_address()->set_address(kDefaultInstanceAddress);
@@ -167,16 +238,96 @@ class Builder {
         firstSet(instance ? instance->outbound_port() : 0, workload.outbound_port(),
                  kDefaultOutboundPort));
     listener.mutable_http()->mutable_rds()->set_route_config_name("outbound");
+    listener.set_use_original_dst(true);
+    // Intercepted traffic that is not HTTP and not a mesh TCP service still leaves the pod,
+    // to the address the application dialled.
+    listener.mutable_tcp_fallback()->set_cluster(kPassthroughCluster);
+    Cluster passthrough;
+    passthrough.set_name(kPassthroughCluster);
+    passthrough.set_type(Cluster::ORIGINAL_DST);
+    add(xds::kClusterType, kPassthroughCluster, passthrough);
+
+    RouteConfiguration routes;
+    routes.set_name("outbound");
+    std::set<std::string> claimed_domains;
+    for (const mesh::v1::Service* service : called) {
+      serviceClusters(*service);
+      if (isTcp(*service)) {
+        destinationChain(*service, listener);
+      } else {
+        serviceHost(*service, *routes.add_virtual_hosts(), claimed_domains);
+      }
+    }
+    add(xds::kRouteType, "outbound", routes);
     add(xds::kListenerType, "outbound", listener);
   }
 
  private:
+  // No `tls` when the workload takes plaintext only; otherwise its mode and port overrides.
+  void inboundTls(const mesh::v1::Workload& workload, Listener& listener) {
+    const config::v1::MtlsMode mode = effectiveMode(mesh_, workload);
+    bool any_tls = mode != config::v1::DISABLE;
+    for (const auto& [port, port_mode] : workload.port_mtls()) {
+      any_tls = any_tls || port_mode != config::v1::DISABLE;
+    }
+    if (!any_tls) return;
+    config::v1::DownstreamTlsContext* tls = listener.mutable_tls();
+    tls->set_mode(mode);
+    for (const auto& [port, port_mode] : workload.port_mtls()) {
+      (*tls->mutable_port_modes())[port] = port_mode;
+    }
+  }
+
+  // The service's policy; without one, a mesh-wide DENY default becomes a rule-less policy
+  // (an ALLOW default needs nothing: a listener without authorization allows everything).
+  void inboundAuthorization(const mesh::v1::Workload& workload, Listener& listener) {
+    if (const mesh::v1::AuthorizationPolicy* policy =
+            findAuthorization(mesh_, workload.service())) {
+      config::v1::AuthorizationPolicy* out = listener.mutable_authorization();
+      *out->mutable_rules() = policy->rules();
+      out->set_default_action(policy->default_action());
+    } else if (mesh_.settings().default_authorization() == config::v1::AuthorizationPolicy::DENY) {
+      listener.mutable_authorization()->set_default_action(config::v1::AuthorizationPolicy::DENY);
+    }
+  }
+
+  // Mutual TLS to the workloads behind a cluster, accepting exactly their identities, unless
+  // every one of them takes plaintext only (DISABLE).
+  void upstreamTls(const std::vector<const mesh::v1::Workload*>& workloads, Cluster& cluster) {
+    std::set<std::string> identities;
+    bool any_tls = false;
+    for (const mesh::v1::Workload* workload : workloads) {
+      identities.insert(spiffeId(mesh_, *workload));
+      any_tls = any_tls || effectiveMode(mesh_, *workload) != config::v1::DISABLE;
+    }
+    if (!any_tls) return;
+    for (const std::string& identity : identities) {
+      cluster.mutable_tls()->add_allowed_identities(identity);
+    }
+  }
+
+  // A TCP service is found by where the application connects (interception): its addresses on
+  // the service's port go to its all-versions cluster. No address: nothing to match on.
+  void destinationChain(const mesh::v1::Service& service, Listener& listener) {
+    std::vector<std::string> addresses = serviceAddresses(mesh_, service);
+    if (addresses.empty()) return;
+    config::v1::DestinationChain* chain = listener.add_destination_chains();
+    chain->set_name(service.name());
+    for (const std::string& address : addresses) chain->add_addresses(address);
+    chain->set_port(service.port());
+    chain->mutable_tcp_proxy()->set_cluster(outboundCluster(service.name()));
+  }
+
   // "outbound|T" (every version) and "outbound|T|V" per version, with their assignments.
   void serviceClusters(const mesh::v1::Service& service) {
     std::map<std::string, ClusterLoadAssignment> assignments;
+    std::map<std::string, std::vector<const mesh::v1::Workload*>> workloads_by_cluster;
     ClusterLoadAssignment& all = assignments[outboundCluster(service.name())];
     for (const mesh::v1::Workload& workload : mesh_.workloads()) {
       if (workload.service() != service.name()) continue;
+      workloads_by_cluster[outboundCluster(service.name())].push_back(&workload);
+      workloads_by_cluster[outboundCluster(service.name(), workload.version())].push_back(
+          &workload);
       ClusterLoadAssignment& version = assignments[outboundCluster(service.name(),
                                                                    workload.version())];
       for (const mesh::v1::Instance& instance : workload.instances()) {
@@ -195,6 +346,7 @@ class Builder {
       cluster.set_name(name);
       cluster.set_type(Cluster::EDS);
       cluster.set_protocol(upstreamProtocol(service));
+      upstreamTls(workloads_by_cluster[name], cluster);
       add(xds::kClusterType, name, cluster);
       assignment.set_cluster_name(name);
       add(xds::kEndpointType, name, assignment);
@@ -223,14 +375,24 @@ class Builder {
     }
   }
 
-  void serviceHost(const mesh::v1::Service& service, config::v1::VirtualHost& host) {
+  // `claimed` holds the domains earlier services of the same route configuration took: an
+  // address two services share stays with the first (domains must be unique).
+  void serviceHost(const mesh::v1::Service& service, config::v1::VirtualHost& host,
+                   std::set<std::string>& claimed) {
     const std::string& name = service.name();
-    const std::string ns = service.namespace_().empty() ? kDefaultNamespace : service.namespace_();
+    const std::string ns = namespaceOf(&service);
     host.set_name(name);
+    auto claim = [&](const std::string& domain) {
+      if (claimed.insert(domain).second) host.add_domains(domain);
+    };
     for (const std::string& domain :
          {name, absl::StrCat(name, ".", ns), absl::StrCat(name, ".", ns, ".svc.cluster.local")}) {
-      host.add_domains(domain);
-      host.add_domains(absl::StrCat(domain, ":", service.port()));
+      claim(domain);
+      claim(absl::StrCat(domain, ":", service.port()));
+    }
+    // An application that dials an address (intercepted) sends it as the Host.
+    for (const std::string& address : serviceAddresses(mesh_, service)) {
+      if (address.find('/') == std::string::npos) claim(hostPort(address, service.port()));
     }
     const mesh::v1::TrafficPolicy* policy = findPolicy(mesh_, name);
     if (policy) {

@@ -22,6 +22,10 @@ namespace skiff::control {
 inline const std::array<std::string, 4> kPushOrder = {xds::kClusterType, xds::kEndpointType,
                                                       xds::kRouteType, xds::kListenerType};
 
+// The outbound listener's tcp_fallback: an ORIGINAL_DST cluster, so intercepted traffic to
+// destinations outside the mesh still reaches them.
+inline constexpr char kPassthroughCluster[] = "passthrough";
+
 // Hex of the stable 64-bit hash.
 std::string stableHash(const std::string& bytes);
 

@@ -117,7 +117,7 @@ TEST_F(DiscoveryServerTest, StateOfTheWorldAckNackAndPush) {
     ASSERT_TRUE(stream->Read(&response));
     first[response.type_url()] = response;
   }
-  EXPECT_EQ(first[xds::kClusterType].resources_size(), 4);
+  EXPECT_EQ(first[xds::kClusterType].resources_size(), 5);  // with "passthrough"
   EXPECT_EQ(first[xds::kEndpointType].resources_size(), 3);
   EXPECT_EQ(first[xds::kRouteType].resources_size(), 2);
   EXPECT_EQ(first[xds::kListenerType].resources_size(), 2);
@@ -220,7 +220,7 @@ TEST_F(DiscoveryServerTest, DeltaResendsOnlyWhatDiffersAndRemovesAfterRoutes) {
     clusters.push_back(resource.name());
   }
   EXPECT_THAT(clusters, UnorderedElementsAre("outbound|backend", "outbound|backend|v1",
-                                             "outbound|backend|v2"));
+                                             "outbound|backend|v2", "passthrough"));
   EXPECT_THAT(first[xds::kClusterType].removed_resources(), ElementsAre("outbound|gone"));
   EXPECT_EQ(first[xds::kListenerType].resources_size(), 2);
   for (const auto& [type_url, response] : first) {

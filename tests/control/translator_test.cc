@@ -41,7 +41,7 @@ TEST(TranslatorTest, FrontendReceivesItsInboundSideAndOnlyTheServicesItCalls) {
   EXPECT_TRUE(resources.instance_found);
   EXPECT_THAT(names(resources, xds::kClusterType),
               UnorderedElementsAre("inbound|frontend", "outbound|backend", "outbound|backend|v1",
-                                   "outbound|backend|v2"));
+                                   "outbound|backend|v2", "passthrough"));
   EXPECT_THAT(names(resources, xds::kEndpointType),
               UnorderedElementsAre("outbound|backend", "outbound|backend|v1",
                                    "outbound|backend|v2"));
@@ -93,7 +93,9 @@ TEST(TranslatorTest, OutboundRoutesFollowThePolicyAndDropZeroWeights) {
   EXPECT_THAT(host.domains(),
               ElementsAre("backend", "backend:8080", "backend.default", "backend.default:8080",
                           "backend.default.svc.cluster.local",
-                          "backend.default.svc.cluster.local:8080"));
+                          "backend.default.svc.cluster.local:8080",
+                          // The instances' addresses, for intercepted requests to an address.
+                          "10.0.0.1:8080", "10.0.0.2:8080"));
   ASSERT_EQ(host.routes_size(), 2);
   const config::v1::Route& canary = host.routes(0);
   EXPECT_EQ(canary.match().prefix(), "/api");
@@ -125,7 +127,7 @@ TEST(TranslatorTest, EmptyCallsMeansEveryServiceAndGrpcIsHttp2) {
               UnorderedElementsAre("inbound|backend", "outbound|backend", "outbound|backend|v1",
                                    "outbound|backend|v2", "outbound|frontend",
                                    "outbound|frontend|v1", "outbound|billing",
-                                   "outbound|billing|v1"));
+                                   "outbound|billing|v1", "passthrough"));
   auto billing = unpack<config::v1::Cluster>(resources, xds::kClusterType, "outbound|billing");
   EXPECT_EQ(billing.protocol(), config::v1::Cluster::HTTP2);
   auto inbound = unpack<config::v1::Listener>(resources, xds::kListenerType, "inbound");
