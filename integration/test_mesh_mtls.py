@@ -28,6 +28,8 @@ PROXY_UID = 1337
 TRUST_DOMAIN = "cluster.local"
 IPTABLES_TOOL = os.path.join(harness.REPO_ROOT, "tools", "skiff-iptables")
 WEB_PORT, DB_PORT, OPEN_PORT = 8080, 9000, 8090
+# Where plaintext HTTP could appear on a pod's link: the apps' ports and the inbound port.
+HTTP_PORTS = (WEB_PORT, DB_PORT, OPEN_PORT, 15006)
 
 
 def spiffe(account):
@@ -225,10 +227,11 @@ def test_no_plaintext_between_pods_on_the_wire(mesh):
     stop()
     assert status == 200 and marker in body
     assert tcp_reply == marker
-    http = network.hub_run(["tshark", "-r", capture, "-Y", "http"]).stdout
-    assert http.strip() == "", "plaintext HTTP between pods:\n" + http
-    tls = network.hub_run(["tshark", "-r", capture, "-Y", "tls.handshake or tls.app_data"]).stdout
-    assert tls.strip() != "", "no TLS seen on the client's link"
+    assert len(network.tshark(capture, "tcp")) > 10, "the capture saw no traffic"
+    http = network.tshark(capture, "http", http_ports=HTTP_PORTS)
+    assert http == [], "plaintext HTTP between pods:\n" + "\n".join(http)
+    tls = network.tshark(capture, "tls.handshake or tls.app_data")
+    assert tls != [], "no TLS seen on the client's link"
     with open(capture, "rb") as f:
         assert marker.encode() not in f.read(), "the marker crossed the wire in clear"
 
@@ -259,7 +262,7 @@ def test_permissive_accepts_plaintext_and_mutual_tls(mesh):
     assert "x-forwarded-client-cert" not in echo_headers(body)
     # The same capture method does see plaintext HTTP when there is some (so the check in
     # test_no_plaintext_between_pods_on_the_wire can fail).
-    assert network.hub_run(["tshark", "-r", capture, "-Y", "http"]).stdout.strip() != ""
+    assert network.tshark(capture, "http", http_ports=HTTP_PORTS) != []
     status, body = pods["client"].http_get("http://%s:%d/" % (pods["open"].ip, OPEN_PORT))
     assert status == 200, body
     assert "URI=" + spiffe("client") in echo_headers(body).get("x-forwarded-client-cert", "")
