@@ -22,12 +22,16 @@ absl::Status ControlPlane::startCertificateService() {
     }
     auto loaded =
         ca::CertificateAuthority::fromFiles(options_.ca_cert, options_.ca_key, options_.ca_chain);
-    if (!loaded.ok()) return absl::InvalidArgumentError(absl::StrCat("CA: ", loaded.status().message()));
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("CA: ", loaded.status().message()));
+    }
     authority = *std::move(loaded);
   } else if (!options_.ca_dir.empty()) {
     bool generated = false;
     auto loaded = ca::CertificateAuthority::fromDirectory(options_.ca_dir, &generated);
-    if (!loaded.ok()) return absl::InvalidArgumentError(absl::StrCat("CA: ", loaded.status().message()));
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("CA: ", loaded.status().message()));
+    }
     authority = *std::move(loaded);
     if (generated) {
       SKIFF_LOG(kWarn,
@@ -86,10 +90,11 @@ absl::Status ControlPlane::start() {
     server_.reset();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
   }
-  SKIFF_LOG(kInfo, "discovery, status API and certificate service listening on %s (port %d)", options_.listen, port_);
+  SKIFF_LOG(kInfo, "discovery, status API and certificate service listening on %s (port %d)",
+            options_.listen, port_);
 
-  watcher_ = std::make_unique<MeshWatcher>(options_.config_dir, options_.debounce,
-                                           [this] { reload(); });
+  watcher_ =
+      std::make_unique<MeshWatcher>(options_.config_dir, options_.debounce, [this] { reload(); });
   return watcher_->start();
 }
 

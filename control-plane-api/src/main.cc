@@ -27,7 +27,8 @@ Flags:
                        refused with "FILE: field.path: reason" and the last good mesh stays.
                        An invalid mesh at startup exits 1.
   --listen HOST:PORT   gRPC address of the discovery service (ADS, state of the world and
-                       delta), the status API and the certificate service (default 127.0.0.1:15010). Port 0: any.
+                       delta), the status API and the certificate service (default
+                       127.0.0.1:15010). Port 0: any.
   --ca-dir DIR         The certificate authority's directory: DIR/ca.pem and DIR/ca-key.pem.
                        When both are missing, a self-signed ECDSA P-256 root (10 years) is
                        generated there, with a warning: a development CA.

@@ -60,8 +60,7 @@ TEST(CertificateAuthorityTest, HalfACaDirectoryIsAnError) {
   bool generated = false;
   auto ca = CertificateAuthority::fromDirectory(dir, &generated);
   ASSERT_FALSE(ca.ok());
-  EXPECT_NE(ca.status().message().find("ca.pem is missing"), std::string::npos)
-      << ca.status();
+  EXPECT_NE(ca.status().message().find("ca.pem is missing"), std::string::npos) << ca.status();
   EXPECT_FALSE(generated);
 }
 
@@ -71,12 +70,12 @@ TEST(CertificateAuthorityTest, LeafVerifiesAndCarriesOnlyTheGivenIdentity) {
   auto result = ca->sign(csrPem(key.get()), kIdentity, std::chrono::hours(24),
                          std::chrono::system_clock::now());
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(verifyChain(result->certificate_chain_pem, result->trust_bundle_pem,
-                        X509_PURPOSE_SSL_CLIENT),
-            X509_V_OK);
-  EXPECT_EQ(verifyChain(result->certificate_chain_pem, result->trust_bundle_pem,
-                        X509_PURPOSE_SSL_SERVER),
-            X509_V_OK);
+  EXPECT_EQ(
+      verifyChain(result->certificate_chain_pem, result->trust_bundle_pem, X509_PURPOSE_SSL_CLIENT),
+      X509_V_OK);
+  EXPECT_EQ(
+      verifyChain(result->certificate_chain_pem, result->trust_bundle_pem, X509_PURPOSE_SSL_SERVER),
+      X509_V_OK);
   OsslPtr<X509> leaf = leafOf(*result);
 
   // Exactly one SAN, the URI; the CSR's own SAN, subject and CA:TRUE are ignored.
@@ -112,8 +111,7 @@ TEST(CertificateAuthorityTest, LifetimeIsCappedAndBackdated) {
   ca->setMaxTtl(std::chrono::hours(48));
   auto key = ecKey();
   const auto now = std::chrono::system_clock::from_time_t(1'900'000'000);
-  auto asked_too_much =
-      ca->sign(csrPem(key.get()), kIdentity, std::chrono::hours(24 * 30), now);
+  auto asked_too_much = ca->sign(csrPem(key.get()), kIdentity, std::chrono::hours(24 * 30), now);
   // The dev root lives 10 years from today, so 2030 is within it.
   ASSERT_TRUE(asked_too_much.ok()) << asked_too_much.status();
   EXPECT_EQ(asked_too_much->not_after - now, std::chrono::hours(48));
@@ -130,8 +128,8 @@ TEST(CertificateAuthorityTest, LifetimeIsCappedAndBackdated) {
   EXPECT_EQ(tiny->not_after - now, kMinCertificateTtl);
 
   // Never beyond the CA's own notAfter.
-  const auto late = std::chrono::system_clock::now() + kDevelopmentRootLifetime -
-                    std::chrono::hours(1);
+  const auto late =
+      std::chrono::system_clock::now() + kDevelopmentRootLifetime - std::chrono::hours(1);
   auto near_end = ca->sign(csrPem(key.get()), kIdentity, std::chrono::hours(24), late);
   ASSERT_TRUE(near_end.ok());
   EXPECT_LT(near_end->not_after, late + std::chrono::hours(2));
@@ -143,8 +141,8 @@ TEST(CertificateAuthorityTest, RefusesBadCsrs) {
   auto key = ecKey();
   auto other = ecKey();
 
-  auto bad_signature = ca->sign(csrPem(key.get(), other.get()), kIdentity, std::chrono::hours(1),
-                                now);
+  auto bad_signature =
+      ca->sign(csrPem(key.get(), other.get()), kIdentity, std::chrono::hours(1), now);
   ASSERT_EQ(bad_signature.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad_signature.status().message().find("signature"), std::string::npos);
 
@@ -179,8 +177,8 @@ TEST(CertificateAuthorityTest, IntermediateSignsAndItsRootIsTheTrustBundle) {
   ASSERT_FALSE(missing_chain.ok());
   EXPECT_NE(missing_chain.status().message().find("--ca-chain"), std::string::npos);
 
-  auto ca = CertificateAuthority::fromFiles(dir + "/int.pem", dir + "/int-key.pem",
-                                            dir + "/root.pem");
+  auto ca =
+      CertificateAuthority::fromFiles(dir + "/int.pem", dir + "/int-key.pem", dir + "/root.pem");
   ASSERT_TRUE(ca.ok()) << ca.status();
   EXPECT_EQ((*ca)->trustBundlePem(), certificatePem(root.get()));
   auto key = ecKey();
@@ -194,8 +192,8 @@ TEST(CertificateAuthorityTest, IntermediateSignsAndItsRootIsTheTrustBundle) {
 
   // A key that is not the certificate's is refused.
   testing::writeFile(dir + "/other-key.pem", privateKeyPem(key.get()));
-  auto mismatch = CertificateAuthority::fromFiles(dir + "/int.pem", dir + "/other-key.pem",
-                                                  dir + "/root.pem");
+  auto mismatch =
+      CertificateAuthority::fromFiles(dir + "/int.pem", dir + "/other-key.pem", dir + "/root.pem");
   ASSERT_FALSE(mismatch.ok());
   EXPECT_NE(mismatch.status().message().find("does not match"), std::string::npos);
 }

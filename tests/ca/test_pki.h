@@ -32,11 +32,10 @@ inline std::string csrPem(EVP_PKEY* public_key, EVP_PKEY* signer) {
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("evil.example"), -1, -1, 0);
   STACK_OF(X509_EXTENSION)* extensions = sk_X509_EXTENSION_new_null();
+  sk_X509_EXTENSION_push(extensions, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
+                                                         "URI:spiffe://evil/ns/x/sa/admin"));
   sk_X509_EXTENSION_push(extensions,
-                         X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
-                                             "URI:spiffe://evil/ns/x/sa/admin"));
-  sk_X509_EXTENSION_push(extensions, X509V3_EXT_conf_nid(nullptr, nullptr,
-                                                         NID_basic_constraints, "CA:TRUE"));
+                         X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints, "CA:TRUE"));
   X509_REQ_add_extensions(request.get(), extensions);
   sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
   X509_REQ_set_pubkey(request.get(), public_key);

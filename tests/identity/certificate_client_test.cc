@@ -95,9 +95,8 @@ class CertificateClientTest : public ::testing::Test {
   }
 
   std::unique_ptr<CertificateClient> client(int port = 0) {
-    return std::make_unique<CertificateClient>(
-        "127.0.0.1:" + std::to_string(port ? port : port_), main_.poster(),
-        std::chrono::milliseconds(3000));
+    return std::make_unique<CertificateClient>("127.0.0.1:" + std::to_string(port ? port : port_),
+                                               main_.poster(), std::chrono::milliseconds(3000));
   }
 
   absl::StatusOr<SignResult> signOnce(CertificateClient& client, const std::string& token_file) {
@@ -127,8 +126,8 @@ TEST_F(CertificateClientTest, IssuedCertificateIsForTheKeyTheClientMade) {
   auto leaf = readLeaf(result->response.certificate_chain_pem());
   ASSERT_TRUE(leaf.ok());
   EXPECT_EQ(leaf->spiffe_uri, result->response.identity());
-  EXPECT_NEAR(std::chrono::duration_cast<std::chrono::seconds>(
-                  leaf->not_after - std::chrono::system_clock::now())
+  EXPECT_NEAR(std::chrono::duration_cast<std::chrono::seconds>(leaf->not_after -
+                                                               std::chrono::system_clock::now())
                   .count(),
               3600, 5);
 

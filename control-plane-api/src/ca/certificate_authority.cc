@@ -83,8 +83,8 @@ const EVP_MD* digestFor(EVP_PKEY* key) {
 
 absl::Status checkP256(EVP_PKEY* key) {
   if (!EVP_PKEY_is_a(key, "EC")) {
-    return absl::InvalidArgumentError(absl::StrCat("csr: the key must be ECDSA P-256, not ",
-                                                   EVP_PKEY_get0_type_name(key)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("csr: the key must be ECDSA P-256, not ", EVP_PKEY_get0_type_name(key)));
   }
   char group[64] = {};
   size_t length = 0;
@@ -134,8 +134,8 @@ absl::Status generateDevelopmentRoot(const std::string& cert_path, const std::st
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("skiff"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(kDevelopmentRootName), -1,
-                             -1, 0);
+                             reinterpret_cast<const unsigned char*>(kDevelopmentRootName), -1, -1,
+                             0);
   X509_set_issuer_name(cert.get(), name);
   const auto now = std::chrono::system_clock::now();
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), toTimeT(now - kClockSkewAllowance));
@@ -209,11 +209,13 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::from
   auto cert_pem = readFile(cert_file);
   if (!cert_pem.ok()) return cert_pem.status();
   auto certs = parseCertificates(*cert_pem);
-  if (!certs.ok()) return absl::InvalidArgumentError(absl::StrCat(cert_file, ": ", certs.status().message()));
+  if (!certs.ok())
+    return absl::InvalidArgumentError(absl::StrCat(cert_file, ": ", certs.status().message()));
   auto key_pem = readFile(key_file);
   if (!key_pem.ok()) return key_pem.status();
   auto key = parsePrivateKey(*key_pem);
-  if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat(key_file, ": ", key.status().message()));
+  if (!key.ok())
+    return absl::InvalidArgumentError(absl::StrCat(key_file, ": ", key.status().message()));
 
   // The signing certificate is the first of its file; any others there count as chain.
   std::vector<X509*> above;
@@ -239,10 +241,9 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::from
   const bool have_cert = exists(cert_path);
   const bool have_key = exists(key_path);
   if (have_cert != have_key) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(have_cert ? key_path : cert_path, " is missing but ",
-                     have_cert ? cert_path : key_path,
-                     " exists: restore it, or remove both to generate a new development CA"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        have_cert ? key_path : cert_path, " is missing but ", have_cert ? cert_path : key_path,
+        " exists: restore it, or remove both to generate a new development CA"));
   }
   if (!have_cert) {
     ::mkdir(dir.c_str(), 0700);

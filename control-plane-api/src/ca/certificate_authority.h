@@ -51,8 +51,8 @@ class CertificateAuthority {
   // DIR/ca.pem and DIR/ca-key.pem; when neither exists, a self-signed ECDSA P-256 root is
   // generated there first (*generated is set: the caller warns loudly, it is a development
   // CA). One without the other is an error: a half-written CA is never replaced silently.
-  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> fromDirectory(
-      const std::string& dir, bool* generated);
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> fromDirectory(const std::string& dir,
+                                                                             bool* generated);
 
   ~CertificateAuthority();
   CertificateAuthority(const CertificateAuthority&) = delete;
@@ -74,8 +74,9 @@ class CertificateAuthority {
  private:
   CertificateAuthority() = default;
   // Takes ownership of every pointer (also on error).
-  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> create(
-      X509* signing_cert, EVP_PKEY* signing_key, std::vector<X509*> above);
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> create(X509* signing_cert,
+                                                                      EVP_PKEY* signing_key,
+                                                                      std::vector<X509*> above);
 
   X509* cert_ = nullptr;
   EVP_PKEY* key_ = nullptr;

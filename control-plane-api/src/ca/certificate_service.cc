@@ -9,8 +9,7 @@ namespace skiff::ca {
 namespace {
 
 grpc::Status toGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 std::string formatTime(std::chrono::system_clock::time_point t) {
@@ -57,8 +56,7 @@ absl::StatusOr<ca::v1::SignCertificateResponse> CertificateService::sign(
   response.set_trust_bundle_pem(signed_cert->trust_bundle_pem);
   response.set_identity(*identity);
   response.mutable_not_after()->set_seconds(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          signed_cert->not_after.time_since_epoch())
+      std::chrono::duration_cast<std::chrono::seconds>(signed_cert->not_after.time_since_epoch())
           .count());
   SKIFF_LOG(kInfo, "ca: issued %s to node %s (workload %s): serial %s, not after %s", *identity,
             request.node_id(), request.workload(), signed_cert->serial_hex,

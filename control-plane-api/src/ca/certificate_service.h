@@ -31,7 +31,8 @@ class CertificateService final : public ca::v1::CertificateService::CallbackServ
                      Clock clock = std::chrono::system_clock::now);
 
   // The whole decision, without gRPC (what the handler runs; tests call it directly).
-  absl::StatusOr<ca::v1::SignCertificateResponse> sign(const ca::v1::SignCertificateRequest& request);
+  absl::StatusOr<ca::v1::SignCertificateResponse> sign(
+      const ca::v1::SignCertificateRequest& request);
 
   grpc::ServerUnaryReactor* SignCertificate(grpc::CallbackServerContext* context,
                                             const ca::v1::SignCertificateRequest* request,

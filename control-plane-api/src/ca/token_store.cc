@@ -35,8 +35,8 @@ bool isSafeWorkloadName(const std::string& workload) {
 
 absl::Status TokenStore::check(const std::string& workload, const std::string& token) const {
   if (!isSafeWorkloadName(workload)) {
-    return absl::InvalidArgumentError(absl::StrCat("workload \"", workload,
-                                                   "\" is not a valid workload name"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("workload \"", workload, "\" is not a valid workload name"));
   }
   if (token.empty()) {
     return absl::UnauthenticatedError(

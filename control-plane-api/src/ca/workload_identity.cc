@@ -44,10 +44,9 @@ absl::StatusOr<std::string> workloadSpiffeId(const mesh::v1::MeshFile& mesh,
       found->service_account().empty() ? found->service() : found->service_account();
   if (!validComponent(trust_domain, true) || !validComponent(ns, false) ||
       !validComponent(account, false)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("workload ", workload, ": trust domain \"", trust_domain, "\", namespace \"",
-                     ns, "\" and service account \"", account,
-                     "\" do not form a valid SPIFFE identity"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "workload ", workload, ": trust domain \"", trust_domain, "\", namespace \"", ns,
+        "\" and service account \"", account, "\" do not form a valid SPIFFE identity"));
   }
   return absl::StrCat("spiffe://", trust_domain, "/ns/", ns, "/sa/", account);
 }

@@ -39,7 +39,8 @@ std::string render(const identity::IdentityStatus& status) {
     fields["certificate_chain_pem"] = text(status.certificate_chain_pem);
     fields["trust_bundle_pem"] = text(status.trust_bundle_pem);
     auto* subjects = fields["trust_bundle_subjects"].mutable_list_value();
-    for (const auto& subject : status.trust_bundle_subjects) *subjects->add_values() = text(subject);
+    for (const auto& subject : status.trust_bundle_subjects)
+      *subjects->add_values() = text(subject);
   }
   return toJson(root) + "\n";
 }

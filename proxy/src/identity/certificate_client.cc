@@ -17,10 +17,10 @@ namespace skiff::identity {
 struct CertificateClient::Shared {
   std::mutex mutex;
   std::condition_variable wake;
-  bool stopping = false;                      // guarded by mutex
+  bool stopping = false;                        // guarded by mutex
   std::optional<std::pair<SignJob, Done>> job;  // guarded by mutex
-  grpc::ClientContext* active_call = nullptr;  // guarded by mutex
-  bool stopped = false;                       // main thread only
+  grpc::ClientContext* active_call = nullptr;   // guarded by mutex
+  bool stopped = false;                         // main thread only
 };
 
 namespace {
@@ -32,7 +32,8 @@ absl::StatusOr<std::string> readToken(const std::string& path) {
   std::ostringstream content;
   content << in.rdbuf();
   std::string token(absl::StripAsciiWhitespace(content.str()));
-  if (token.empty()) return absl::FailedPreconditionError(absl::StrCat("token file ", path, " is empty"));
+  if (token.empty())
+    return absl::FailedPreconditionError(absl::StrCat("token file ", path, " is empty"));
   return token;
 }
 

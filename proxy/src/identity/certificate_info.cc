@@ -59,8 +59,8 @@ absl::StatusOr<CertificateInfo> readLeaf(const std::string& chain_pem) {
       info->serial_hex = hex;
       OPENSSL_free(hex);
       BN_free(serial);
-      std::transform(info->serial_hex.begin(), info->serial_hex.end(),
-                     info->serial_hex.begin(), ::tolower);
+      std::transform(info->serial_hex.begin(), info->serial_hex.end(), info->serial_hex.begin(),
+                     ::tolower);
     }
     info->spiffe_uri = tls::spiffeUriFromCertificate(cert);
     return false;  // the leaf only

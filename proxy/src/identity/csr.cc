@@ -41,8 +41,8 @@ absl::StatusOr<KeyAndCsr> generateKeyAndCsr(const std::string& common_name) {
   X509_REQ_set_version(request.get(), 0);  // v1, the only version there is
   if (!common_name.empty()) {
     X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(request.get()), "CN", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
-                               -1, 0);
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                               0);
   }
   if (X509_REQ_set_pubkey(request.get(), key.get()) != 1 ||
       X509_REQ_sign(request.get(), key.get(), EVP_sha256()) <= 0) {
@@ -52,8 +52,8 @@ absl::StatusOr<KeyAndCsr> generateKeyAndCsr(const std::string& common_name) {
   Ptr<BIO> csr_bio(BIO_new(BIO_s_mem()));
   Ptr<BIO> key_bio(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_X509_REQ(csr_bio.get(), request.get()) != 1 ||
-      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1) {
+      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1) {
     return opensslError("cannot encode the key or CSR");
   }
   result.csr_pem = drain(csr_bio.get());

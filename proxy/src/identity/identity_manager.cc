@@ -102,8 +102,8 @@ IdentityManager::~IdentityManager() {
 }
 
 void IdentityManager::start() {
-  SKIFF_LOG(kInfo, "identity: requesting a certificate for workload %s from %s",
-            options_.workload, options_.config.address());
+  SKIFF_LOG(kInfo, "identity: requesting a certificate for workload %s from %s", options_.workload,
+            options_.config.address());
   attempt();
 }
 
@@ -124,10 +124,8 @@ void IdentityManager::attempt() {
   job.node_id = options_.node_id;
   job.token_file = options_.config.token_file();
   if (options_.config.has_ttl()) job.ttl = std::chrono::seconds(options_.config.ttl().seconds());
-  status_.renewing =
-      client_->sign(std::move(job), [this](absl::StatusOr<SignResult> result) {
-        onResult(std::move(result));
-      });
+  status_.renewing = client_->sign(
+      std::move(job), [this](absl::StatusOr<SignResult> result) { onResult(std::move(result)); });
 }
 
 void IdentityManager::onResult(absl::StatusOr<SignResult> result) {
@@ -144,7 +142,8 @@ void IdentityManager::onResult(absl::StatusOr<SignResult> result) {
 absl::Status IdentityManager::install(const SignResult& result) {
   const auto& response = result.response;
   auto leaf = readLeaf(response.certificate_chain_pem());
-  if (!leaf.ok()) return absl::InternalError(absl::StrCat("the CA's reply: ", leaf.status().message()));
+  if (!leaf.ok())
+    return absl::InternalError(absl::StrCat("the CA's reply: ", leaf.status().message()));
   if (leaf->spiffe_uri.empty() || leaf->spiffe_uri != response.identity()) {
     return absl::InternalError(absl::StrCat("the CA's certificate names \"", leaf->spiffe_uri,
                                             "\", its reply \"", response.identity(), "\""));
@@ -210,8 +209,9 @@ void IdentityManager::scheduleRetry(const absl::Status& error) {
       status_.has_certificate
           ? absl::StrCat("the current certificate stays in use until ",
                          formatTime(status_.not_after))
-          : std::string("no certificate yet: TLS listeners and clusters cannot work and /ready "
-                        "stays 503");
+          : std::string(
+                "no certificate yet: TLS listeners and clusters cannot work and /ready "
+                "stays 503");
   if (!repeat && needsOperator(error.code())) {
     SKIFF_LOG(kError,
               "identity: the certificate authority at %s refused workload %s (token file %s): "

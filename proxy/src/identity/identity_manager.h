@@ -46,7 +46,7 @@ struct IdentityStatus {
   std::string ca_address;
   std::string last_error;  // of the latest attempt; "" after a success
   int consecutive_failures = 0;
-  bool renewing = false;   // an attempt is in flight
+  bool renewing = false;  // an attempt is in flight
 };
 
 class IdentityManager {
