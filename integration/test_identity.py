@@ -25,7 +25,8 @@ def control(tmp_path, request):
     d.write("mesh.yaml", {
         "settings": {"trust_domain": "example.test"},
         "services": [{"name": "cart", "namespace": "shop", "port": 8080}],
-        "workloads": [{"name": "cart-v1", "service": "cart", "service_account": "cart-sa", "version": "v1",
+        "workloads": [{"name": "cart-v1", "service": "cart", "service_account": "cart-sa",
+                       "version": "v1",
                        "app_port": harness.free_port(),
                        "instances": [{"node": "cart-0", "address": "127.0.0.1",
                                       "inbound_port": harness.free_port(),
@@ -182,7 +183,8 @@ def test_control_plane_restart_does_not_break_the_proxy(control, proxy_factory, 
     try:
         renewed = wait_for(lambda: (lambda c: c if c["serial"] != first["serial"] else None)(
             certificates(proxy)), timeout=20, what="a renewal after the restart")
-        assert renewed["last_error"] == "" and renewed["trust_bundle_pem"] == first["trust_bundle_pem"]
+        assert renewed["last_error"] == ""
+        assert renewed["trust_bundle_pem"] == first["trust_bundle_pem"]
         chain = tmp_path / "renewed.pem"
         chain.write_text(renewed["certificate_chain_pem"])
         result = openssl("verify", "-CAfile", restarted.ca_cert, str(chain))
