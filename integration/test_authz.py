@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from harness import bootstrap, cluster, http_listener, route, tcp_listener, vhost
+from harness import bootstrap, cluster, free_port, http_listener, route, tcp_listener, vhost
 
 TRUST_DOMAIN = "authz.skiff.local"
 
@@ -191,8 +191,12 @@ def test_plaintext_listener_rules_without_identity(proxy_factory, upstream, tcp_
     tcp["authorization"] = {"default_action": "ALLOW", "rules": [{"action": "DENY", "ports": [1]}]}
     tcp_denied = tcp_listener("echo", name="denied")
     tcp_denied["authorization"] = {"default_action": "DENY"}
+    # Without use_original_dst the destination port is the listener's own.
+    own_port = free_port()
+    tcp_port_rule = tcp_listener("echo", name="portrule", port=own_port)
+    tcp_port_rule["authorization"] = {"rules": [{"action": "DENY", "ports": [own_port]}]}
     proxy = proxy_factory(bootstrap(
-        [listener, tcp, tcp_denied],
+        [listener, tcp, tcp_denied, tcp_port_rule],
         [cluster("backend", [upstream.port]), cluster("echo", [echo.port])]))
     status, body = get(proxy.url("/public", listener="plain"), "-H",
                        "x-forwarded-client-cert: kept")
@@ -202,6 +206,27 @@ def test_plaintext_listener_rules_without_identity(proxy_factory, upstream, tcp_
     assert get(proxy.url("/public", listener="plain"), "-X", "PUT", "-d", "x")[0] == "403"
     assert tcp_exchange(proxy.port("plaintcp")) == b"ping\n"
     assert tcp_exchange(proxy.port("denied")) == b""
+    assert tcp_exchange(proxy.port("portrule")) == b""
     assert echo.connections_accepted == 1
+    assert proxy.metric("skiff_authz_denied_total", listener="portrule") == 1
     assert proxy.metric("skiff_authz_denied_total", listener="plain") == 2
     assert proxy.metric("skiff_authz_denied_total", listener="denied") == 1
+
+
+def test_permissive_listener_plaintext_caller_has_no_identity(proxy_factory, certs, upstream):
+    """PERMISSIVE takes plaintext too: such a caller matches no identity rule, and the identity
+    header it sends is removed rather than passed on."""
+    listener = http_listener([vhost([route("backend")])], name="in")
+    listener["tls"] = {"mode": "PERMISSIVE"}
+    listener["authorization"] = {
+        "default_action": "DENY",
+        "rules": [{"principals": ["*"]}, {"paths": ["/public"]}],
+    }
+    config = bootstrap([listener], [cluster("backend", [upstream.port])])
+    config["identity"] = identity(certs, "backend")
+    b = proxy_factory(config)
+    assert get(b.url("/private", listener="in"))[0] == "403"
+    status, body = get(b.url("/public", listener="in"), "-H",
+                       "x-forwarded-client-cert: By=x;URI=" + FRONTEND)
+    assert status == "200", body
+    assert header(body, "x-forwarded-client-cert") is None
