@@ -269,3 +269,49 @@ def test_unredirected_connection_to_passthrough_is_refused_not_looped(intercepte
     stats = prometheus(app)
     assert metric(stats, "skiff_upstream_original_dst_refused_total", cluster="passthrough") == 1
     assert metric(stats, "skiff_upstream_connections_total", cluster="passthrough") == 0
+
+
+def http_passthrough_config():
+    """An HTTP outbound listener: requests for any host go back out to where the application
+    sent them (ORIGINAL_DST through the router); what is not HTTP falls back to TCP."""
+    listener = {
+        "use_original_dst": True,
+        "http": {"route_config": {"virtual_hosts": [{
+            "name": "passthrough", "domains": ["*"],
+            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "passthrough"}}]}]}},
+        "tcp_fallback": {"cluster": "passthrough"},
+    }
+    return {
+        "admin": {"address": harness.addr(15000)},
+        "static_resources": {
+            "listeners": [dict(listener, name="outbound", address=harness.addr(15001))],
+            "clusters": [{"name": "passthrough", "type": "ORIGINAL_DST"}],
+        },
+    }
+
+
+def test_http_passthrough_routes_each_request_to_its_original_destination(network):
+    app = network.add_pod("app")
+    servers = [network.add_pod("one"), network.add_pod("two")]
+    for pod in servers:
+        pod.popen(netns.echo_http_app(8080, pod.name))
+        pod.popen(netns.echo_tcp_app(9000))
+    for pod in servers:
+        pod.wait_listening(8080)
+        pod.wait_listening(9000)
+    start_sidecar(network, app, http_passthrough_config())
+    tool("install", "--proxy-uid", str(PROXY_UID), pod=app)
+    for pod in servers + servers:
+        status, body = app.http_get("http://%s:8080/via-router" % pod.ip)
+        assert status == 200, body
+        assert '"server": "%s"' % pod.name in body
+    # Not HTTP: the TCP fallback passes it through as well.
+    assert tcp_exchange(app, servers[1].ip, 9000, "opaque bytes") == "opaque bytes"
+    stats = prometheus(app)
+    assert metric(stats, "skiff_downstream_requests_total", listener="outbound") >= 4
+    assert metric(stats, "skiff_upstream_connections_total", cluster="passthrough") >= 3
+    # A request sent straight to the listener has no destination to pass through to.
+    status, body = app.http_get("http://127.0.0.1:15001/loop")
+    assert status == 503, body
+    assert metric(prometheus(app), "skiff_upstream_original_dst_refused_total",
+                  cluster="passthrough") == 1

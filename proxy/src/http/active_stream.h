@@ -65,6 +65,7 @@ class ActiveStream : public router::RouterCallbacks {
   void onUpstreamTrailers(HeaderMap&& trailers) override;
   void onUpstreamFailure(int status, absl::string_view flag, absl::string_view detail) override;
   void onUpstreamWriteBlocked(bool blocked) override;
+  const net::Connection* downstreamConnection() const override { return &connection_; }
 
  private:
   void finish(bool reset);

@@ -25,7 +25,8 @@ std::optional<SocketAddress> originalDestination(int fd, int family) {
   }
   // Without a NAT entry the kernel answers ENOENT (or ENOPROTOOPT when conntrack is absent).
   if (rc != 0 || out.family() != family) return std::nullopt;
-  out.length = length;
+  // The kernel fills a sockaddr_in / sockaddr_in6 but leaves the length as it was given.
+  out.length = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   return out;
 }
 

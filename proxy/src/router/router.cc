@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "http/grpc.h"
+#include "upstream/original_dst_host.h"
 
 namespace skiff::router {
 namespace {
@@ -40,9 +41,17 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
     return;
   }
   cluster_info_ = cluster->infoPtr();
-  upstream::LbContext lb_context;
-  lb_context.hash_key = route_->hashKey(head);
-  host_ = cluster->chooseHost(lb_context);
+  if (cluster_info_->config.type() == config::v1::Cluster::ORIGINAL_DST) {
+    // HTTP passthrough: the request goes where the application sent it.
+    const net::Connection* downstream = callbacks_.downstreamConnection();
+    if (downstream != nullptr) {
+      host_ = upstream::originalDestinationHost(*cluster_info_, *downstream);
+    }
+  } else {
+    upstream::LbContext lb_context;
+    lb_context.hash_key = route_->hashKey(head);
+    host_ = cluster->chooseHost(lb_context);
+  }
   if (!host_) {
     cluster_info_->stats->lb_no_host.inc();
     fail(503, "UH", absl::StrCat("no healthy upstream in cluster ", cluster_name_));

@@ -14,6 +14,7 @@
 #include "common/buffer.h"
 #include "event/dispatcher.h"
 #include "http/header_map.h"
+#include "net/connection.h"
 #include "router/route_table.h"
 #include "server/worker_context.h"
 #include "upstream/upstream_request.h"
@@ -31,6 +32,9 @@ class RouterCallbacks {
   virtual void onUpstreamFailure(int status, absl::string_view flag, absl::string_view detail) = 0;
   // The upstream cannot take the request body as fast as it comes (true), or can again.
   virtual void onUpstreamWriteBlocked(bool blocked) = 0;
+  // The connection the request came on: ORIGINAL_DST clusters send the request to its
+  // original destination. Null when there is none (tests).
+  virtual const net::Connection* downstreamConnection() const { return nullptr; }
 };
 
 class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestCallbacks {

@@ -1,10 +1,8 @@
 #include "filters/network/tcp_proxy.h"
 
-#include <cstring>
-
 #include "absl/time/clock.h"
 #include "common/logging.h"
-#include "net/original_destination.h"
+#include "upstream/original_dst_host.h"
 
 namespace skiff::filters {
 
@@ -64,7 +62,7 @@ void TcpProxySession::connectUpstream() {
   if (cluster != nullptr) {
     cluster_ = cluster->infoPtr();
     if (cluster_->config.type() == config::v1::Cluster::ORIGINAL_DST) {
-      host_ = originalDestinationHost();
+      host_ = upstream::originalDestinationHost(*cluster_, *downstream_);
     } else {
       host_ = cluster->chooseHost(upstream::LbContext{});
       if (!host_) cluster_->stats->lb_no_host.inc();
@@ -84,23 +82,6 @@ void TcpProxySession::connectUpstream() {
   upstream_->setCallbacks(&upstream_side_);
   // The client may speak first; its bytes wait in the kernel until the upstream is there.
   armIdleTimer();
-}
-
-upstream::HostSharedPtr TcpProxySession::originalDestinationHost() {
-  const net::SocketAddress& destination = downstream_->destinationAddress();
-  const net::SocketAddress& local = downstream_->localAddress();
-  // Not redirected: the client dialled the listener itself. Connecting "back" to it would loop.
-  if (destination.length == 0 || net::sameEndpoint(destination, local)) {
-    cluster_->stats->original_dst_refused.inc();
-    SKIFF_LOG(kDebug, "%s: ORIGINAL_DST cluster %s: %s was not redirected, refused",
-              config_->listener_name, cluster_->name, downstream_->remoteAddress().toString());
-    return nullptr;
-  }
-  auto host = std::make_shared<upstream::Host>();
-  host->address = destination.toString();
-  memcpy(&host->sockaddr, &destination.storage, destination.length);
-  host->sockaddr_len = destination.length;
-  return host;
 }
 
 void TcpProxySession::onConnected() {

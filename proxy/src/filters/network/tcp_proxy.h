@@ -55,9 +55,6 @@ class TcpProxySession : public server::DownstreamConnection {
   // Authorizes the caller, then picks a host and connects to it.
   void connectUpstream();
   void onConnected();
-  // ORIGINAL_DST: the downstream connection's destination as the one host, or null (counted)
-  // when the connection was not redirected.
-  upstream::HostSharedPtr originalDestinationHost();
   void finish(absl::string_view flags);
   void armIdleTimer();
 
