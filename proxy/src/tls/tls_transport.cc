@@ -25,16 +25,63 @@ std::string errorQueueText() {
 
 }  // namespace
 
+// Points the BIO at the caller's buffers for one call.
+class TlsTransport::IoScope {
+ public:
+  IoScope(TlsTransport& transport, Buffer* in, Buffer* out) : transport_(transport) {
+    transport_.io_.in = in;
+    transport_.io_.out = out;
+  }
+  ~IoScope() { transport_.io_ = Io{}; }
+
+ private:
+  TlsTransport& transport_;
+};
+
+BIO_METHOD* TlsTransport::bioMethod() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "skiff buffer");
+    BIO_meth_set_read(m, [](BIO* bio, char* out, int size) -> int {
+      auto* io = static_cast<Io*>(BIO_get_data(bio));
+      BIO_clear_retry_flags(bio);
+      if (io->in == nullptr || io->in->length() == 0) {
+        BIO_set_retry_read(bio);  // more will come with the next read from the socket
+        return -1;
+      }
+      size_t n = std::min(io->in->length(), static_cast<size_t>(size));
+      io->in->copyOut(0, n, out);
+      io->in->drain(n);
+      return static_cast<int>(n);
+    });
+    BIO_meth_set_write(m, [](BIO* bio, const char* data, int size) -> int {
+      auto* io = static_cast<Io*>(BIO_get_data(bio));
+      BIO_clear_retry_flags(bio);
+      if (io->out == nullptr) {
+        BIO_set_retry_write(bio);  // not expected: every call that can write passes a buffer
+        return -1;
+      }
+      io->out->add(data, static_cast<size_t>(size));
+      return size;
+    });
+    BIO_meth_set_ctrl(m, [](BIO*, int command, long, void*) -> long {
+      return command == BIO_CTRL_FLUSH ? 1 : 0;
+    });
+    BIO_meth_set_create(m, [](BIO* bio) {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    return m;
+  }();
+  return method;
+}
+
 TlsTransport::TlsTransport(TlsContextConstSharedPtr context, bool server,
                            TlsHandshakeStats* stats)
     : context_(std::move(context)), server_(server), stats_(stats) {
   ssl_ = SSL_new(server ? context_->serverContext() : context_->clientContext());
-  network_in_ = BIO_new(BIO_s_mem());
-  network_out_ = BIO_new(BIO_s_mem());
-  // An empty input BIO means "wait for more", not end of file.
-  BIO_set_mem_eof_return(network_in_, -1);
-  BIO_set_mem_eof_return(network_out_, -1);
-  SSL_set_bio(ssl_, network_in_, network_out_);
+  BIO* bio = BIO_new(bioMethod());
+  BIO_set_data(bio, &io_);
+  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_ex_data(ssl_, sslConnectionStateIndex(), &state_);
   if (server) {
     SSL_set_accept_state(ssl_);
@@ -69,20 +116,9 @@ std::unique_ptr<TlsTransport> TlsTransport::newClient(TlsContextConstSharedPtr c
   return transport;
 }
 
-void TlsTransport::drainOutput(Buffer& to_network) {
-  size_t pending;
-  while ((pending = BIO_ctrl_pending(network_out_)) > 0) {
-    char* out = to_network.reserve(pending);
-    int n = BIO_read(network_out_, out, static_cast<int>(pending));
-    to_network.commit(n > 0 ? static_cast<size_t>(n) : 0);
-    if (n <= 0) break;
-  }
-}
-
 absl::Status TlsTransport::fail(absl::string_view what, int ssl_error, Buffer& to_network) {
   std::string detail = errorQueueText();
   if (!state_.verify_failure.empty()) detail = absl::StrCat(state_.verify_failure, "; ", detail);
-  drainOutput(to_network);  // the alert, if OpenSSL queued one
   bool was_handshaking = !handshake_complete_;
   failed_ = true;
   if (was_handshaking && stats_ != nullptr) {
@@ -100,6 +136,7 @@ absl::Status TlsTransport::fail(absl::string_view what, int ssl_error, Buffer& t
 
 absl::Status TlsTransport::startHandshake(Buffer& to_network) {
   if (server_ || failed_) return absl::OkStatus();
+  IoScope io(*this, nullptr, &to_network);
   return advanceHandshake(to_network);
 }
 
@@ -117,11 +154,9 @@ absl::Status TlsTransport::advanceHandshake(Buffer& to_network) {
       return fail("peer presented no SPIFFE identity", 0, to_network);
     }
     if (stats_ != nullptr) stats_->succeeded.inc();
-    drainOutput(to_network);
     return absl::OkStatus();
   }
   int error = SSL_get_error(ssl_, rc);
-  drainOutput(to_network);
   if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return absl::OkStatus();
   return fail("TLS handshake failed", error, to_network);
 }
@@ -136,18 +171,16 @@ absl::Status TlsTransport::onNetworkData(Buffer& from_network, Buffer& plaintext
     saw_first_byte_ = true;
     first_byte_tls_ = static_cast<unsigned char>(from_network.frontSlice()[0]) == kHandshakeRecord;
   }
-  while (from_network.length() > 0) {
-    absl::string_view slice = from_network.frontSlice();
-    int written = BIO_write(network_in_, slice.data(), static_cast<int>(slice.size()));
-    if (written <= 0) return fail("TLS input buffer", 0, to_network);
-    from_network.drain(static_cast<size_t>(written));
-  }
+  IoScope io(*this, &from_network, &to_network);
   if (!handshake_complete_) {
     absl::Status status = advanceHandshake(to_network);
     if (!status.ok() || !handshake_complete_) return status;
   }
+  ERR_clear_error();
   while (!peer_closed_) {
-    ERR_clear_error();
+    // Nothing left to decrypt: stop here rather than reserve room for a read that would only
+    // say "want more".
+    if (from_network.length() == 0 && !SSL_has_pending(ssl_)) break;
     char* out = plaintext.reserve(kReadChunk);
     int n = SSL_read(ssl_, out, static_cast<int>(kReadChunk));
     if (n > 0) {
@@ -163,8 +196,7 @@ absl::Status TlsTransport::onNetworkData(Buffer& from_network, Buffer& plaintext
     }
     return fail("TLS read failed", error, to_network);
   }
-  // Post-handshake messages (key updates) may need an answer.
-  drainOutput(to_network);
+  from_network.clear();  // after close_notify nothing more counts
   return absl::OkStatus();
 }
 
@@ -174,6 +206,7 @@ absl::Status TlsTransport::encrypt(Buffer& plaintext, Buffer& to_network) {
   }
   // Small slices (a response head, then its body) would each become a record of their own:
   // gather up to one full record (16 KiB) before each SSL_write.
+  IoScope io(*this, nullptr, &to_network);
   char staging[kReadChunk];
   while (plaintext.length() > 0) {
     absl::string_view slice = plaintext.frontSlice();
@@ -191,17 +224,16 @@ absl::Status TlsTransport::encrypt(Buffer& plaintext, Buffer& to_network) {
     if (n <= 0) return fail("TLS write failed", SSL_get_error(ssl_, n), to_network);
     plaintext.drain(static_cast<size_t>(n));
   }
-  drainOutput(to_network);
   return absl::OkStatus();
 }
 
 void TlsTransport::shutdown(Buffer& to_network) {
   if (shutdown_sent_ || failed_ || !handshake_complete_) return;
   shutdown_sent_ = true;
+  IoScope io(*this, nullptr, &to_network);
   ERR_clear_error();
   SSL_shutdown(ssl_);
   ERR_clear_error();
-  drainOutput(to_network);
 }
 
 }  // namespace skiff::tls
