@@ -6,6 +6,7 @@
 A has a plaintext listener and a cluster with `tls`; B has a listener with `tls` and a
 plaintext cluster to the backend."""
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -115,6 +116,21 @@ def test_http_over_mutual_tls(proxy_factory, certs, upstream):
     assert handshakes(b, "downstream", "in", "failure") == 0
 
 
+def test_large_bodies_both_ways(proxy_factory, certs, upstream, tmp_path):
+    b = proxy_b(proxy_factory, certs, upstream.port)
+    a = proxy_a(proxy_factory, certs, b.port("in"))
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                          "--max-time", "30", a.url("/?size=8000000", listener="out")],
+                         capture_output=True, text=True)
+    assert out.stdout.split() == ["200", "8000000"]
+    body = os.urandom(6_000_000)
+    path = tmp_path / "body"
+    path.write_bytes(body)
+    out = subprocess.run(["curl", "-s", "--max-time", "30", "--data-binary", "@%s" % path,
+                          a.url("/upload", listener="out")], capture_output=True, text=True)
+    assert hashlib.sha256(body).hexdigest() in out.stdout
+
+
 def test_tls_only_between_the_proxies(proxy_factory, certs, upstream):
     # What B receives is TLS: a plain HTTP request to B's port is refused (STRICT).
     b = proxy_b(proxy_factory, certs, upstream.port)
@@ -177,6 +193,23 @@ def test_peer_from_another_trust_bundle_gets_503(proxy_factory, certs, upstream)
     assert curl(a.url("/", listener="out")) == "503"
     assert upstream.paths() == []
     assert handshakes(a, "upstream", "b", "failure") >= 1
+
+
+def test_caller_from_another_trust_bundle_gets_503(proxy_factory, certs, upstream):
+    # B trusts only other_ca, so it refuses A's certificate. In TLS 1.3 the client finishes its
+    # side of the handshake before the server has checked the client's certificate: A learns of
+    # the refusal from B's alert, after it sent the request. Still a 503, and nothing reaches
+    # the backend.
+    listener = http_listener([vhost([route("backend")])], name="in")
+    listener["tls"] = {"mode": "STRICT"}
+    config = bootstrap([listener], [cluster("backend", [upstream.port])])
+    config["identity"] = identity(certs, "b", trust="other_ca")
+    b = proxy_factory(config)
+    a = proxy_a(proxy_factory, certs, b.port("in"))
+    assert curl(a.url("/", listener="out")) == "503"
+    assert upstream.paths() == []
+    assert handshakes(b, "downstream", "in", "failure") >= 1
+    assert handshakes(b, "downstream", "in", "success") == 0
 
 
 def test_permissive_takes_plaintext_and_tls(proxy_factory, certs, upstream):
