@@ -15,6 +15,7 @@ unmodified: they talk plain HTTP/TCP to the other pod's IP and port.
 
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -145,6 +146,12 @@ def wait_ready(sidecar, timeout=20.0):
 
 @pytest.fixture(scope="module")
 def mesh():
+    for binary in (harness.proxy_binary(), control_binary(), skiffctl_binary()):
+        if not os.access(binary, os.X_OK):
+            pytest.skip("%s not built" % binary)
+    for tool in ("curl", "tshark"):
+        if shutil.which(tool) is None:
+            pytest.skip("%s is not installed" % tool)
     network = netns.Network().create()
     try:
         pods = {name: network.add_pod(name)
