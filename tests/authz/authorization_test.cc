@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "config/bootstrap_loader.h"
 #include "gtest/gtest.h"
+#include "tls/spiffe.h"
 
 namespace skiff::filters::authz {
 namespace {
@@ -182,6 +183,40 @@ TEST(AuthorizationTest, EmptyRuleMatchesEverything) {
   AuthorizationPolicy policy = compile("default_action: ALLOW\nrules: [{ action: DENY }]");
   EXPECT_FALSE(policy.evaluate(tcp("")).allowed);
   EXPECT_FALSE(policy.evaluate(http(kFrontend, "GET", "/")).allowed);
+}
+
+// The allocation-free namespace extraction must agree with the SPIFFE parser on what is a
+// valid identity and what its namespace is.
+TEST(AuthorizationTest, NamespaceExtractionAgreesWithTheSpiffeParser) {
+  const std::string long_id =
+      absl::StrCat("spiffe://td/ns/", std::string(2040, 'a'), "/sa/b");  // over 2048 bytes
+  for (const std::string& id : {std::string("spiffe://mesh.local/ns/shop/sa/frontend"),
+                                std::string("spiffe://td/ns/a/sa/b"),
+                                std::string("spiffe://td/ns/A.b-c_d/sa/x"),
+                                std::string("spiffe://td/ns/shop/sa/"),
+                                std::string("spiffe://td/ns//sa/x"),
+                                std::string("spiffe://td/ns/shop/sa/x/y"),
+                                std::string("spiffe://td/ns/shop/sa"),
+                                std::string("spiffe://td/ns/../sa/x"),
+                                std::string("spiffe://td/ns/./sa/x"),
+                                std::string("spiffe://TD/ns/shop/sa/x"),
+                                std::string("spiffe://td:80/ns/shop/sa/x"),
+                                std::string("spiffe://u@td/ns/shop/sa/x"),
+                                std::string("spiffe:///ns/shop/sa/x"),
+                                std::string("SPIFFE://td/ns/shop/sa/x"),
+                                std::string("spiffe://td/ns/sh op/sa/x"),
+                                std::string("spiffe://td/ns/shop/sa/x?y"),
+                                std::string("spiffe://td/ns/shop/sa/x#y"),
+                                std::string("spiffe://td/sa/shop/ns/x"),
+                                std::string("spiffe://td"),
+                                std::string("spiffe://td/"),
+                                std::string(""),
+                                std::string("https://td/ns/shop/sa/x"),
+                                long_id}) {
+    absl::StatusOr<tls::SpiffeId> parsed = tls::parseSpiffeId(id);
+    const std::string expected = parsed.ok() ? parsed->namespace_name : "";
+    EXPECT_EQ(std::string(namespaceOfPrincipal(id)), expected) << id;
+  }
 }
 
 }  // namespace

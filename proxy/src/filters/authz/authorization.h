@@ -60,16 +60,15 @@ class AuthorizationPolicy {
     std::vector<StringMatcher> paths;
     bool http_only() const { return !methods.empty() || !paths.empty(); }
   };
-  // `caller_namespace` is parsed from the principal at most once per evaluation.
-  bool matches(const Rule& rule, const AuthorizationInput& input, absl::string_view path,
-               std::string& caller_namespace, bool& namespace_parsed) const;
+  bool matches(const Rule& rule, const AuthorizationInput& input, absl::string_view path) const;
 
   std::vector<Rule> rules_;
   bool default_allow_ = true;
 };
 
-// The caller's namespace from its SPIFFE identity (spiffe://TD/ns/NS/sa/SA), or "" when the
-// identity has no such form.
-std::string namespaceOfPrincipal(absl::string_view principal);
+// The caller's namespace from its SPIFFE identity (spiffe://TD/ns/NS/sa/SA, valid by the
+// rules of tls::parseSpiffeId), or "" when the identity has no such form. A view into
+// `principal`; allocates nothing.
+absl::string_view namespaceOfPrincipal(absl::string_view principal);
 
 }  // namespace skiff::filters::authz
