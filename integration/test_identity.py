@@ -339,3 +339,21 @@ def test_certificates_page_shows_a_static_identity(proxy_factory, tmp_path):
     assert serial.lower() == "serial=" + info["serial"]
     # Nothing to rotate: the files are the operator's.
     assert proxy.admin("POST", "/rotate_certificate")[0] == 409
+
+
+def test_an_expired_certificate_that_cannot_be_renewed_is_logged(control, proxy_factory):
+    admin_port = harness.free_port()
+    config = {
+        "admin": {"address": harness.addr(admin_port)},
+        "node": {"id": "cart-0", "workload": "cart-v1"},
+        "identity": {"certificate_authority": {
+            "address": control.address, "token_file": control.token_file("cart-v1"),
+            "ttl": "10s", "renew_at_fraction": 0.9}},
+    }
+    proxy = proxy_factory(config)
+    control.kill()
+    wait_for(lambda: "expired at" in proxy.stderr(), timeout=20, interval=0.2,
+             what="the expiry to be reported")
+    log = proxy.stderr()
+    assert "identity: certificate for %s expired at" % IDENTITY in log, log
+    assert log.count("expired at") == 1, "reported once, not at every retry"

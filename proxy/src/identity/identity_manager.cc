@@ -181,6 +181,7 @@ absl::Status IdentityManager::install(const SignResult& result) {
   status_.renew_at = renewalTime(std::max(leaf->not_before, now), leaf->not_after,
                                  options_.config.renew_at_fraction());
   last_logged_error_.clear();
+  expired_logged_ = false;
   backoff_.reset();
   renewals_ok_->inc();
   expiry_->add(toSeconds(leaf->not_after) - expiry_->value());
@@ -205,13 +206,24 @@ void IdentityManager::scheduleRetry(const absl::Status& error) {
   // The same error again and again is logged once (and then at debug); a new one always.
   const bool repeat = status_.last_error == last_logged_error_;
   last_logged_error_ = status_.last_error;
-  const std::string validity =
-      status_.has_certificate
-          ? absl::StrCat("the current certificate stays in use until ",
-                         formatTime(status_.not_after))
-          : std::string(
-                "no certificate yet: TLS listeners and clusters cannot work and /ready "
-                "stays 503");
+  const bool expired =
+      status_.has_certificate && std::chrono::system_clock::now() >= status_.not_after;
+  std::string validity;
+  if (!status_.has_certificate) {
+    validity = "no certificate yet: TLS listeners and clusters cannot work and /ready stays 503";
+  } else if (expired) {
+    validity = absl::StrCat("the certificate EXPIRED at ", formatTime(status_.not_after),
+                            ": peers refuse it");
+  } else {
+    validity =
+        absl::StrCat("the current certificate stays in use until ", formatTime(status_.not_after));
+  }
+  if (expired && !expired_logged_) {
+    // Once per expiry, whatever the error: mutual TLS is down for this proxy.
+    expired_logged_ = true;
+    SKIFF_LOG(kError, "identity: certificate for %s expired at %s and could not be renewed: %s",
+              status_.identity, formatTime(status_.not_after), error.ToString());
+  }
   if (!repeat && needsOperator(error.code())) {
     SKIFF_LOG(kError,
               "identity: the certificate authority at %s refused workload %s (token file %s): "

@@ -89,6 +89,7 @@ class IdentityManager {
   IdentityStatus status_;
   bool rotate_after_attempt_ = false;
   std::string last_logged_error_;
+  bool expired_logged_ = false;
   stats::Counter* renewals_ok_;
   stats::Counter* renewals_failed_;
   stats::Gauge* expiry_;
