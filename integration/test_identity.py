@@ -357,3 +357,37 @@ def test_an_expired_certificate_that_cannot_be_renewed_is_logged(control, proxy_
     log = proxy.stderr()
     assert "identity: certificate for %s expired at" % IDENTITY in log, log
     assert log.count("expired at") == 1, "reported once, not at every retry"
+
+
+def test_a_new_root_reaches_proxies_at_their_next_renewal(control, proxy_factory, tmp_path):
+    """Root rotation: the operator restarts skiff-control signing with a new root and sending
+    the old one too (--ca-chain); proxies pick up both at their next renewal, so peers with
+    certificates from either root keep trusting each other during the overlap."""
+    proxy = sidecar(proxy_factory, control, control.token_file("cart-v1"))
+    first = certificates(proxy)
+    assert len(first["trust_bundle_subjects"]) == 1
+    d = str(tmp_path)
+    assert openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                   "-nodes", "-keyout", d + "/new-ca.key", "-out", d + "/new-ca.pem",
+                   "-subj", "/O=skiff/CN=new root", "-days", "30",
+                   "-addext", "basicConstraints=critical,CA:TRUE",
+                   "-addext", "keyUsage=critical,keyCertSign").returncode == 0
+    port = control.port
+    control.stop()
+    rotated = ControlPlane(control.config_dir, control.workdir, port=port, name="rotated",
+                           ca=False)
+    rotated.token_dir = control.token_dir
+    rotated.start(extra_args=["--ca-cert", d + "/new-ca.pem", "--ca-key", d + "/new-ca.key",
+                              "--ca-chain", control.ca_cert, "--token-dir", control.token_dir])
+    try:
+        assert proxy.admin("POST", "/rotate_certificate")[0] == 202
+        renewed = wait_for(lambda: (lambda c: c if c["serial"] != first["serial"] else None)(
+            certificates(proxy)), timeout=20, what="a certificate from the new root")
+        assert renewed["trust_bundle_subjects"] == ["CN=new root,O=skiff",
+                                                    "CN=Skiff development CA,O=skiff"], renewed
+        chain = tmp_path / "new-chain.pem"
+        chain.write_text(renewed["certificate_chain_pem"])
+        assert openssl("verify", "-CAfile", d + "/new-ca.pem", str(chain)).returncode == 0
+        assert openssl("verify", "-CAfile", control.ca_cert, str(chain)).returncode != 0
+    finally:
+        rotated.stop()
