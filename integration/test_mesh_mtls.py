@@ -314,25 +314,37 @@ def metric(text, name, **labels):
 
 
 LOAD_LOOP = """
-import http.client, sys, time
-ip, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+import http.client, socket, sys, time
+web, web_port, db, db_port, seconds = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
+                                       int(sys.argv[4]), float(sys.argv[5]))
 ok = failed = 0
 errors = []
 deadline = time.monotonic() + seconds
 while time.monotonic() < deadline:
-    # A new connection per request: each one is a new handshake between the sidecars too
-    # once the pooled upstream connection closes.
     try:
-        c = http.client.HTTPConnection(ip, port, timeout=5)
-        c.request("GET", "/load", headers={"connection": "close"})
+        # HTTP to web (the sidecars pool their mTLS connection), then TCP to db: every TCP
+        # connection is a new mTLS handshake between the sidecars, with whatever certificate
+        # each one holds at that moment.
+        c = http.client.HTTPConnection(web, web_port, timeout=5)
+        c.request("GET", "/load")
         r = c.getresponse()
         r.read()
         c.close()
-        if r.status == 200:
+        s = socket.create_connection((db, db_port), timeout=5)
+        s.sendall(b"ping")
+        s.shutdown(socket.SHUT_WR)
+        reply = b""
+        while True:
+            chunk = s.recv(100)
+            if not chunk:
+                break
+            reply += chunk
+        s.close()
+        if r.status == 200 and reply == b"ping":
             ok += 1
         else:
             failed += 1
-            errors.append(r.status)
+            errors.append((r.status, reply))
     except Exception as e:
         failed += 1
         errors.append(repr(e))
@@ -342,13 +354,16 @@ print(ok, failed, errors[:5])
 
 def test_certificate_rotation_under_load_fails_no_request(mesh):
     network, pods, sidecars, control = mesh
-    before = {name: sidecars[name].admin("GET", "/certificates")[1] for name in ("client", "web")}
+    names = ("client", "web", "db")
+    before = {name: sidecars[name].admin("GET", "/certificates")[1] for name in names}
+    db_before = sidecars["db"].stats()
     load = subprocess.Popen(pods["client"].command(
-        ["/usr/bin/python3", "-c", LOAD_LOOP, pods["web"].ip, str(WEB_PORT), "4"]),
+        ["/usr/bin/python3", "-c", LOAD_LOOP, pods["web"].ip, str(WEB_PORT), pods["db"].ip,
+         str(DB_PORT), "4"]),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.7)
     for _ in range(2):
-        for name in ("web", "client"):
+        for name in ("web", "db", "client"):
             status, body = sidecars[name].admin("POST", "/rotate_certificate")
             assert status in (200, 202), body  # 202: renewal started
         time.sleep(0.8)
@@ -357,6 +372,15 @@ def test_certificate_rotation_under_load_fails_no_request(mesh):
     ok, failed, errors = out.split(" ", 2)
     assert int(failed) == 0, "failed requests during rotation: %s %s" % (errors, err)
     assert int(ok) > 20, out
-    after = {name: sidecars[name].admin("GET", "/certificates")[1] for name in ("client", "web")}
-    for name in ("client", "web"):
+    db_after = sidecars["db"].stats()
+
+    def handshakes(text, result):
+        return metric(text, "skiff_tls_handshakes_total", side="downstream", result=result)
+    new_handshakes = handshakes(db_after, "success") - handshakes(db_before, "success")
+    print("db inbound mTLS handshakes during the load: %d ok, %d failed" % (
+        new_handshakes, handshakes(db_after, "failure") - handshakes(db_before, "failure")))
+    assert new_handshakes >= int(ok)  # one per TCP connection, across the rotations
+    assert handshakes(db_after, "failure") == handshakes(db_before, "failure")
+    after = {name: sidecars[name].admin("GET", "/certificates")[1] for name in names}
+    for name in names:
         assert after[name] != before[name], "%s's certificate did not change" % name
