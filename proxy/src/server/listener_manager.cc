@@ -41,8 +41,7 @@ absl::StatusOr<ListenerSettingsConstSharedPtr> ListenerManager::build(
   auto settings = buildListenerSettings(listener, statsFor(listener.name()), sinks_);
   if (!settings.ok() || !listener.has_tls()) return settings;
   auto with_tls = std::make_shared<ListenerSettings>(**settings);
-  with_tls->tls = std::make_shared<const tls::DownstreamTlsSettings>(
-      listener.tls(), listener.has_http(), registry_, listener.name());
+  with_tls->tls = std::make_shared<const tls::DownstreamTlsSettings>(listener, registry_);
   return ListenerSettingsConstSharedPtr(std::move(with_tls));
 }
 

@@ -273,6 +273,12 @@ absl::Status Server::updateIdentity(const tls::CertificateBundle& bundle) {
   registry_->counter("skiff_tls_identity_updates_total", "Certificates put in use.", {}).inc();
   SKIFF_LOG(kInfo, "identity %s (certificate serial %s) in use", tls_context_->identity(),
             tls_context_->serialHex());
+  // Peers will refuse it, but a proxy that refused to start would be worse off (it could not
+  // even serve plaintext listeners): say so loudly instead.
+  if (tls_context_->notAfter() < std::chrono::system_clock::now()) {
+    SKIFF_LOG(kWarn, "the certificate of %s has expired: peers will refuse mutual TLS",
+              tls_context_->identity());
+  }
   return absl::OkStatus();
 }
 

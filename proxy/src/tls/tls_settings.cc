@@ -33,17 +33,30 @@ void logNoIdentityOnce() {
 
 }  // namespace
 
-DownstreamTlsSettings::DownstreamTlsSettings(const config::v1::DownstreamTlsContext& config,
-                                             bool http, stats::Registry& registry,
-                                             const std::string& listener)
-    : mode_(config.mode()),
-      alpn_wire_(http ? wireFormat(config.alpn_protocols(), {"h2", "http/1.1"})
-                      : wireFormat(config.alpn_protocols(), {})),
-      client_identity_header_(config.client_identity_header().empty()
-                                  ? kDefaultClientIdentityHeader
-                                  : config.client_identity_header()),
-      stats_(TlsHandshakeStats::create(registry, "downstream", listener)) {
-  for (const auto& [port, mode] : config.port_modes()) port_modes_[port] = mode;
+namespace {
+
+std::string downstreamAlpn(const config::v1::Listener& listener) {
+  using CodecType = config::v1::HttpConnectionManager;
+  const auto& configured = listener.tls().alpn_protocols();
+  if (!listener.has_http()) return wireFormat(configured, {});
+  switch (listener.http().codec_type()) {
+    case CodecType::HTTP1:
+      return wireFormat(configured, {"http/1.1"});
+    case CodecType::HTTP2:
+      return wireFormat(configured, {"h2"});
+    default:
+      return wireFormat(configured, {"h2", "http/1.1"});
+  }
+}
+
+}  // namespace
+
+DownstreamTlsSettings::DownstreamTlsSettings(const config::v1::Listener& listener,
+                                             stats::Registry& registry)
+    : mode_(listener.tls().mode()),
+      alpn_wire_(downstreamAlpn(listener)),
+      stats_(TlsHandshakeStats::create(registry, "downstream", listener.name())) {
+  for (const auto& [port, mode] : listener.tls().port_modes()) port_modes_[port] = mode;
 }
 
 config::v1::MtlsMode DownstreamTlsSettings::modeFor(uint16_t port) const {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "skiff/config/v1/listener.pb.h"
 #include "skiff/config/v1/tls.pb.h"
 #include "stats/stats.h"
 #include "tls/tls_stats.h"
@@ -16,26 +17,22 @@
 
 namespace skiff::tls {
 
-inline constexpr char kDefaultClientIdentityHeader[] = "x-forwarded-client-cert";
-
 class DownstreamTlsSettings {
  public:
-  // `http`: the listener serves HTTP (ALPN defaults to h2, http/1.1; none for TCP).
-  DownstreamTlsSettings(const config::v1::DownstreamTlsContext& config, bool http,
-                        stats::Registry& registry, const std::string& listener);
+  // ALPN defaults follow the listener's handler: h2 and http/1.1 for an HTTP listener (only
+  // the one its codec_type forces, if any), none for TCP.
+  DownstreamTlsSettings(const config::v1::Listener& listener, stats::Registry& registry);
 
   // The mode for a connection to `port` (its original destination, else the listener's port).
   config::v1::MtlsMode modeFor(uint16_t port) const;
   // A server transport over the thread's current context; null (counted) without an identity.
   std::unique_ptr<TlsTransport> newTransport() const;
-  const std::string& clientIdentityHeader() const { return client_identity_header_; }
   TlsHandshakeStats& stats() const { return stats_; }
 
  private:
   config::v1::MtlsMode mode_;
   absl::flat_hash_map<uint32_t, config::v1::MtlsMode> port_modes_;
   std::string alpn_wire_;
-  std::string client_identity_header_;
   mutable TlsHandshakeStats stats_;
 };
 
