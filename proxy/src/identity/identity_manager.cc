@@ -119,6 +119,8 @@ void IdentityManager::rotateNow() {
 }
 
 void IdentityManager::attempt() {
+  // One request at a time; the one in flight reschedules when it ends.
+  if (client_->busy()) return;
   SignJob job;
   job.workload = options_.workload;
   job.node_id = options_.node_id;
@@ -135,6 +137,7 @@ void IdentityManager::onResult(absl::StatusOr<SignResult> result) {
     scheduleRetry(status);
   } else if (rotate_after_attempt_) {
     rotate_after_attempt_ = false;
+    timer_->disable();
     attempt();
   }
 }
@@ -142,8 +145,9 @@ void IdentityManager::onResult(absl::StatusOr<SignResult> result) {
 absl::Status IdentityManager::install(const SignResult& result) {
   const auto& response = result.response;
   auto leaf = readLeaf(response.certificate_chain_pem());
-  if (!leaf.ok())
+  if (!leaf.ok()) {
     return absl::InternalError(absl::StrCat("the CA's reply: ", leaf.status().message()));
+  }
   if (leaf->spiffe_uri.empty() || leaf->spiffe_uri != response.identity()) {
     return absl::InternalError(absl::StrCat("the CA's certificate names \"", leaf->spiffe_uri,
                                             "\", its reply \"", response.identity(), "\""));
