@@ -258,6 +258,18 @@ class Builder {
         serviceHost(*service, *routes.add_virtual_hosts(), claimed_domains);
       }
     }
+    // HTTP to anything that is not a mesh service (an API outside the cluster, a pod without
+    // a sidecar) leaves the pod unchanged, to where the application sent it: "zero code" must
+    // not break the application's other calls. Last, so every service host matches first.
+    config::v1::VirtualHost* passthrough_host = routes.add_virtual_hosts();
+    passthrough_host->set_name(kPassthroughCluster);
+    passthrough_host->add_domains("*");
+    config::v1::Route* passthrough_route = passthrough_host->add_routes();
+    passthrough_route->set_name(kPassthroughCluster);
+    passthrough_route->mutable_match()->set_prefix("/");
+    passthrough_route->mutable_route()->set_cluster(kPassthroughCluster);
+    // The application's own timeouts apply, as they would without the mesh.
+    passthrough_route->mutable_route()->mutable_timeout()->set_seconds(0);
     add(xds::kRouteType, "outbound", routes);
     add(xds::kListenerType, "outbound", listener);
   }

@@ -87,7 +87,10 @@ TEST(TranslatorTest, EndpointsAreTheInstancesInboundAddressesWithWeights) {
 TEST(TranslatorTest, OutboundRoutesFollowThePolicyAndDropZeroWeights) {
   NodeResources resources = translate(testing::demoMesh(), node("frontend-0"));
   auto routes = unpack<config::v1::RouteConfiguration>(resources, xds::kRouteType, "outbound");
-  ASSERT_EQ(routes.virtual_hosts_size(), 1);
+  // The service, then the catch-all that passes other HTTP through (ORIGINAL_DST).
+  ASSERT_EQ(routes.virtual_hosts_size(), 2);
+  EXPECT_THAT(routes.virtual_hosts(1).domains(), ElementsAre("*"));
+  EXPECT_EQ(routes.virtual_hosts(1).routes(0).route().cluster(), "passthrough");
   const config::v1::VirtualHost& host = routes.virtual_hosts(0);
   EXPECT_EQ(host.name(), "backend");
   EXPECT_THAT(host.domains(),
@@ -133,7 +136,7 @@ TEST(TranslatorTest, EmptyCallsMeansEveryServiceAndGrpcIsHttp2) {
   auto inbound = unpack<config::v1::Listener>(resources, xds::kListenerType, "inbound");
   EXPECT_EQ(inbound.address().address(), "10.0.0.1");
   auto outbound = unpack<config::v1::RouteConfiguration>(resources, xds::kRouteType, "outbound");
-  ASSERT_EQ(outbound.virtual_hosts_size(), 3);
+  ASSERT_EQ(outbound.virtual_hosts_size(), 4);  // three services and the passthrough
   EXPECT_EQ(outbound.virtual_hosts(2).domains(2), "billing.pay");
   EXPECT_EQ(outbound.virtual_hosts(2).routes(0).route().cluster(), "outbound|billing");
 }
