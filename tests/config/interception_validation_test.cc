@@ -59,11 +59,9 @@ TEST(InterceptionValidationTest, BadAddressNamesItsPath) {
 }
 
 TEST(InterceptionValidationTest, ChainsNeedUseOriginalDst) {
-  std::string yaml =
-      config("destination_chains: [{ name: db, tcp_proxy: { cluster: backend } }]");
-  EXPECT_THAT(errorOf(yaml),
-              HasSubstr("static_resources.listeners[1].destination_chains: needs "
-                        "use_original_dst: true"));
+  std::string yaml = config("destination_chains: [{ name: db, tcp_proxy: { cluster: backend } }]");
+  EXPECT_THAT(errorOf(yaml), HasSubstr("static_resources.listeners[1].destination_chains: needs "
+                                       "use_original_dst: true"));
 }
 
 TEST(InterceptionValidationTest, ChainNeedsATcpProxyToAKnownCluster) {

@@ -65,8 +65,8 @@ TEST_F(DestinationChainTest, FirstMatchingChainWinsElseTheListenerHandler) {
   EXPECT_EQ(settings->destination_chains[0].tcp->listener_name, "outbound");
 
   EXPECT_EQ(chosen(*settings, "10.77.0.3", 5432), "db");
-  EXPECT_EQ(chosen(*settings, "10.77.0.3", 5433), "");        // port must match
-  EXPECT_EQ(chosen(*settings, "10.77.0.4", 5432), "");        // address must match
+  EXPECT_EQ(chosen(*settings, "10.77.0.3", 5433), "");         // port must match
+  EXPECT_EQ(chosen(*settings, "10.77.0.4", 5432), "");         // address must match
   EXPECT_EQ(chosen(*settings, "10.100.1.1", 80), "services");  // any port in the range
   EXPECT_EQ(chosen(*settings, "fd77::9", 443), "services");
   EXPECT_EQ(chosen(*settings, "fd78::9", 443), "");

@@ -2,14 +2,13 @@
 // a connection whose destination is the listener itself (not redirected) is refused and
 // counted, since connecting there would loop back into the proxy.
 
-#include "upstream/original_dst_host.h"
-
 #include <memory>
 
 #include "event/dispatcher.h"
 #include "gtest/gtest.h"
 #include "net/listener.h"
 #include "stats/stats.h"
+#include "upstream/original_dst_host.h"
 
 namespace skiff::upstream {
 namespace {

@@ -56,9 +56,8 @@ absl::StatusOr<CidrRange> CidrRange::parse(absl::string_view text) {
           absl::StrCat("\"", text, "\": the prefix length must be a number"));
     }
     if (length > max_length) {
-      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": prefix length ", length,
-                                                     " is out of range (at most ", max_length,
-                                                     ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", text, "\": prefix length ", length, " is out of range (at most ", max_length, ")"));
     }
     range.prefix_length_ = length;
   }
@@ -80,7 +79,9 @@ bool CidrRange::contains(const sockaddr* address) const {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
     const uint8_t* bytes = reinterpret_cast<const uint8_t*>(&v6->sin6_addr);
     if (family_ == AF_INET6) return prefixEqual(bytes, bytes_, prefix_length_);
-    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return prefixEqual(bytes + 12, bytes_, prefix_length_);
+    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+      return prefixEqual(bytes + 12, bytes_, prefix_length_);  // the IPv4 address it carries
+    }
   }
   return false;
 }
