@@ -77,6 +77,9 @@ def mesh_config(pods):
         return w
 
     only_client = [{"action": "ALLOW", "principals": [spiffe("client")]}]
+    # `ports` names the application's port: the callers' proxies dial the inbound port, so
+    # this checks that the translation covers it too.
+    web_rules = [{"action": "ALLOW", "principals": [spiffe("client")], "ports": [WEB_PORT]}]
     return {
         "settings": {"trust_domain": TRUST_DOMAIN, "mtls": "STRICT"},
         "services": [
@@ -94,7 +97,7 @@ def mesh_config(pods):
             workload("open", OPEN_PORT, mtls="PERMISSIVE"),
         ],
         "authorization_policies": [
-            {"service": "web", "rules": only_client, "default_action": "DENY"},
+            {"service": "web", "rules": web_rules, "default_action": "DENY"},
             {"service": "db", "rules": only_client, "default_action": "DENY"},
         ],
     }

@@ -3,6 +3,7 @@
 
 #include "translator.h"
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -216,6 +217,7 @@ class Builder {
     listener.set_use_original_dst(true);
     inboundTls(workload, listener);
     inboundAuthorization(workload, listener);
+    sameRulesForTheInboundPort(firstSet(self.app_port(), workload.app_port(), 0), listener);
     add(xds::kListenerType, "inbound", listener);
   }
 
@@ -300,6 +302,35 @@ class Builder {
       out->set_default_action(policy->default_action());
     } else if (mesh_.settings().default_authorization() == config::v1::AuthorizationPolicy::DENY) {
       listener.mutable_authorization()->set_default_action(config::v1::AuthorizationPolicy::DENY);
+    }
+  }
+
+  // Callers' proxies dial the inbound port itself (their endpoints are ADDRESS:inbound_port),
+  // so its connections carry that port, not the application's, as their destination; only
+  // redirected plaintext carries the application port. Everything the inbound listener
+  // accepts goes to the application port, so the application port's mTLS mode and
+  // authorization ports apply to the inbound port too: otherwise `ports: [8080]` would never
+  // match a mesh caller, and a plaintext client dialling 15006 directly would escape a STRICT
+  // port override.
+  void sameRulesForTheInboundPort(uint32_t app_port, Listener& listener) {
+    const uint32_t inbound_port = listener.address().port();
+    if (app_port == 0 || inbound_port == app_port) return;
+    if (listener.has_tls()) {
+      auto& modes = *listener.mutable_tls()->mutable_port_modes();
+      if (auto it = modes.find(app_port); it != modes.end()) {
+        const config::v1::MtlsMode mode = it->second;
+        modes[inbound_port] = mode;
+      }
+    }
+    if (listener.has_authorization()) {
+      for (config::v1::AuthorizationRule& rule :
+           *listener.mutable_authorization()->mutable_rules()) {
+        const auto& ports = rule.ports();
+        if (std::find(ports.begin(), ports.end(), app_port) != ports.end() &&
+            std::find(ports.begin(), ports.end(), inbound_port) == ports.end()) {
+          rule.add_ports(inbound_port);
+        }
+      }
     }
   }
 

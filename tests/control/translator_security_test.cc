@@ -116,8 +116,11 @@ TEST(TranslatorSecurityTest, InboundTerminatesMutualTlsWithTheWorkloadsModes) {
   config::v1::Listener inbound = listener(resources, "inbound");
   ASSERT_TRUE(inbound.has_tls());
   EXPECT_EQ(inbound.tls().mode(), config::v1::STRICT);  // from the settings
-  ASSERT_EQ(inbound.tls().port_modes().size(), 1u);
+  // The application port's override, and the same for the inbound port that callers' proxies
+  // dial directly (their connections carry it as their destination).
+  ASSERT_EQ(inbound.tls().port_modes().size(), 2u);
   EXPECT_EQ(inbound.tls().port_modes().at(18181), config::v1::PERMISSIVE);
+  EXPECT_EQ(inbound.tls().port_modes().at(15006), config::v1::PERMISSIVE);
   EXPECT_TRUE(inbound.use_original_dst());
 }
 
@@ -130,6 +133,25 @@ TEST(TranslatorSecurityTest, InboundCarriesTheServicesAuthorizationPolicy) {
   EXPECT_THAT(inbound.authorization().rules(0).principals(),
               ElementsAre("spiffe://mesh.local/ns/shop/sa/web"));
   EXPECT_EQ(inbound.authorization().rules(1).action(), config::v1::AuthorizationPolicy::DENY);
+}
+
+TEST(TranslatorSecurityTest, AuthorizationPortsOfTheAppPortAlsoCoverTheInboundPort) {
+  const std::string policy = R"(
+authorization_policies:
+  - service: backend
+    default_action: DENY
+    rules:
+      - {principals: ["spiffe://mesh.local/ns/shop/sa/web"], ports: [18181]}
+      - {ports: [9999]}
+)";
+  absl::StatusOr<mesh::v1::MeshFile> mesh = parseMesh(
+      {{"settings.yaml", kSettings}, {"services.yaml", kServices}, {"authz.yaml", policy}});
+  ASSERT_TRUE(mesh.ok()) << mesh.status();
+  config::v1::Listener inbound = listener(translate(*mesh, node("backend-v2-0")), "inbound");
+  ASSERT_EQ(inbound.authorization().rules_size(), 2);
+  // Callers' proxies reach the application port through the inbound port 15006.
+  EXPECT_THAT(inbound.authorization().rules(0).ports(), ElementsAre(18181u, 15006u));
+  EXPECT_THAT(inbound.authorization().rules(1).ports(), ElementsAre(9999u));
 }
 
 TEST(TranslatorSecurityTest, DefaultAuthorizationDenyIsARulelessPolicyAllowIsNone) {
