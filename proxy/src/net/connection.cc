@@ -163,8 +163,7 @@ void Connection::updateReading() {
 
 void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
-  Buffer& target = self->tls_ ? self->tls_raw_read_ : self->read_buffer_;
-  buf->base = target.reserve(kReadSize);
+  buf->base = self->tls_ ? self->tls_read_area_.get() : self->read_buffer_.reserve(kReadSize);
   buf->len = kReadSize;
 }
 
@@ -173,15 +172,13 @@ void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   if (self == nullptr || self->state_ == State::kClosed) return;
   if (self->lingering_) {
     self->read_buffer_.clear();
-    self->tls_raw_read_.clear();
     if (nread < 0) self->closeNow(ConnectionEvent::kLocalClose);
     return;
   }
   if (self->state_ != State::kOpen && !self->tls_handshaking_) return;
   if (nread > 0 && self->tls_) {
-    self->tls_raw_read_.commit(static_cast<size_t>(nread));
     self->bytes_read_ += nread;
-    self->onTlsData();
+    self->onTlsData(absl::string_view(self->tls_read_area_.get(), static_cast<size_t>(nread)));
     return;
   }
   if (nread < 0 && self->tls_handshaking_) {
@@ -314,7 +311,6 @@ void Connection::startLingering() {
   close_after_flush_ = false;
   state_ = State::kClosing;
   read_buffer_.clear();
-  tls_raw_read_.clear();
   if (read_eof_) {
     closeNow(ConnectionEvent::kLocalClose);
     return;
@@ -416,10 +412,12 @@ bool Connection::tlsHandshakeComplete() const { return tls_ && tls_->handshakeCo
 
 void Connection::startServerTls(std::unique_ptr<tls::TlsTransport> transport) {
   tls_ = std::move(transport);
+  tls_read_area_.reset(new char[kReadSize]);
   // Bytes read while sniffing are the start of the TLS stream.
   if (read_buffer_.length() > 0) {
-    tls_raw_read_.move(read_buffer_);
-    onTlsData();
+    std::string sniffed = read_buffer_.toString();
+    read_buffer_.clear();
+    onTlsData(sniffed);
   }
 }
 
@@ -431,12 +429,13 @@ void Connection::startClientTls(std::unique_ptr<tls::TlsTransport> transport) {
     return;
   }
   tls_ = std::move(transport);
+  tls_read_area_.reset(new char[kReadSize]);
 }
 
-bool Connection::onTlsData() {
+bool Connection::onTlsData(absl::string_view raw) {
   size_t plaintext_before = read_buffer_.length();
   bool was_complete = tls_->handshakeComplete();
-  absl::Status status = tls_->onNetworkData(tls_raw_read_, read_buffer_, write_buffer_);
+  absl::Status status = tls_->onNetworkData(raw, read_buffer_, write_buffer_);
   if (!status.ok()) {
     SKIFF_LOG(kDebug, "TLS with %s: %s", remote_address_.toString(), status.message());
     writeNowBestEffort();

@@ -133,8 +133,8 @@ class Connection : public event::DeferredFlush {
   void closeNow(ConnectionEvent event);
   void startLingering();
   void raise(ConnectionEvent event);
-  // TLS: feeds raw bytes in tls_raw_read_ to the transport; false when the connection closed.
-  bool onTlsData();
+  // TLS: feeds raw bytes from the socket to the transport; false when the connection closed.
+  bool onTlsData(absl::string_view raw);
   void onTlsHandshakeDone();
   // Encrypts tls_pending_ (and close_notify once it is due) into write_buffer_.
   bool encryptPending();
@@ -173,7 +173,8 @@ class Connection : public event::DeferredFlush {
   uv_connect_t* connect_req_ = nullptr;
 
   std::unique_ptr<tls::TlsTransport> tls_;
-  Buffer tls_raw_read_;  // ciphertext read from the socket, not yet decrypted
+  // Where the socket reads ciphertext into: decrypted at once, so one area serves every read.
+  std::unique_ptr<char[]> tls_read_area_;
   Buffer tls_pending_;   // plaintext written by the owner, not yet encrypted
   bool tls_handshaking_ = false;  // client: TCP is up, the handshake is not done yet
   bool tls_close_notify_due_ = false;

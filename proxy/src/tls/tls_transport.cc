@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
@@ -44,13 +46,19 @@ BIO_METHOD* TlsTransport::bioMethod() {
     BIO_meth_set_read(m, [](BIO* bio, char* out, int size) -> int {
       auto* io = static_cast<Io*>(BIO_get_data(bio));
       BIO_clear_retry_flags(bio);
-      if (io->in == nullptr || io->in->length() == 0) {
+      size_t available = io->in != nullptr ? io->in->length() : io->in_view.size();
+      if (available == 0) {
         BIO_set_retry_read(bio);  // more will come with the next read from the socket
         return -1;
       }
-      size_t n = std::min(io->in->length(), static_cast<size_t>(size));
-      io->in->copyOut(0, n, out);
-      io->in->drain(n);
+      size_t n = std::min(available, static_cast<size_t>(size));
+      if (io->in != nullptr) {
+        io->in->copyOut(0, n, out);
+        io->in->drain(n);
+      } else {
+        memcpy(out, io->in_view.data(), n);
+        io->in_view.remove_prefix(n);
+      }
       return static_cast<int>(n);
     });
     BIO_meth_set_write(m, [](BIO* bio, const char* data, int size) -> int {
@@ -167,11 +175,29 @@ absl::Status TlsTransport::onNetworkData(Buffer& from_network, Buffer& plaintext
     from_network.clear();
     return absl::FailedPreconditionError("TLS connection already failed");
   }
-  if (!saw_first_byte_ && from_network.length() > 0) {
-    saw_first_byte_ = true;
-    first_byte_tls_ = static_cast<unsigned char>(from_network.frontSlice()[0]) == kHandshakeRecord;
-  }
+  if (from_network.length() > 0) noteFirstByte(from_network.frontSlice()[0]);
   IoScope io(*this, &from_network, &to_network);
+  absl::Status status = readRecords(plaintext, to_network);
+  from_network.clear();  // after close_notify or a failure nothing more counts
+  return status;
+}
+
+absl::Status TlsTransport::onNetworkData(absl::string_view from_network, Buffer& plaintext,
+                                         Buffer& to_network) {
+  if (failed_) return absl::FailedPreconditionError("TLS connection already failed");
+  if (!from_network.empty()) noteFirstByte(from_network[0]);
+  IoScope io(*this, nullptr, &to_network);
+  io_.in_view = from_network;
+  return readRecords(plaintext, to_network);
+}
+
+void TlsTransport::noteFirstByte(unsigned char byte) {
+  if (saw_first_byte_) return;
+  saw_first_byte_ = true;
+  first_byte_tls_ = byte == kHandshakeRecord;
+}
+
+absl::Status TlsTransport::readRecords(Buffer& plaintext, Buffer& to_network) {
   if (!handshake_complete_) {
     absl::Status status = advanceHandshake(to_network);
     if (!status.ok() || !handshake_complete_) return status;
@@ -180,7 +206,8 @@ absl::Status TlsTransport::onNetworkData(Buffer& from_network, Buffer& plaintext
   while (!peer_closed_) {
     // Nothing left to decrypt: stop here rather than reserve room for a read that would only
     // say "want more".
-    if (from_network.length() == 0 && !SSL_has_pending(ssl_)) break;
+    bool input_left = io_.in != nullptr ? io_.in->length() > 0 : !io_.in_view.empty();
+    if (!input_left && !SSL_has_pending(ssl_)) break;
     char* out = plaintext.reserve(kReadChunk);
     int n = SSL_read(ssl_, out, static_cast<int>(kReadChunk));
     if (n > 0) {
@@ -196,7 +223,6 @@ absl::Status TlsTransport::onNetworkData(Buffer& from_network, Buffer& plaintext
     }
     return fail("TLS read failed", error, to_network);
   }
-  from_network.clear();  // after close_notify nothing more counts
   return absl::OkStatus();
 }
 

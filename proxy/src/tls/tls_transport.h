@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/buffer.h"
 #include "tls/tls_context.h"
 #include "tls/tls_stats.h"
@@ -45,6 +46,10 @@ class TlsTransport {
   // sent back (handshake messages, alerts) to `to_network`. An error means the connection is
   // done (a handshake failure, a bad record); an alert may still be in `to_network`.
   absl::Status onNetworkData(Buffer& from_network, Buffer& plaintext, Buffer& to_network);
+  // The same for bytes the caller holds elsewhere (a connection's fixed read area): all of
+  // them are consumed (a partial record waits inside OpenSSL).
+  absl::Status onNetworkData(absl::string_view from_network, Buffer& plaintext,
+                             Buffer& to_network);
   // Encrypts all of `plaintext` into `to_network`. Only after the handshake.
   absl::Status encrypt(Buffer& plaintext, Buffer& to_network);
   // Queues close_notify (once).
@@ -65,6 +70,9 @@ class TlsTransport {
  private:
   TlsTransport(TlsContextConstSharedPtr context, bool server, TlsHandshakeStats* stats);
   absl::Status advanceHandshake(Buffer& to_network);
+  // The body of both onNetworkData: the BIO already points at the input.
+  absl::Status readRecords(Buffer& plaintext, Buffer& to_network);
+  void noteFirstByte(unsigned char byte);
   absl::Status fail(absl::string_view what, int ssl_error, Buffer& to_network);
   static BIO_METHOD* bioMethod();
 
@@ -75,6 +83,7 @@ class TlsTransport {
   // What the BIO reads from and appends to, set for the length of one call.
   struct Io {
     Buffer* in = nullptr;
+    absl::string_view in_view;  // used when `in` is null
     Buffer* out = nullptr;
   };
   class IoScope;
