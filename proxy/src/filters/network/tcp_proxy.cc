@@ -34,8 +34,10 @@ void TcpProxySession::start() {
   // Nothing is read from the client until the upstream is there (a connection handed over by
   // protocol detection is already reading).
   downstream_->readDisable(true);
-  if (config_->authorization && downstream_->secure() && !downstream_->tlsHandshakeComplete()) {
-    // The handshake needs reads; plaintext that follows it waits in the read buffer.
+  if (downstream_->secure() && !downstream_->tlsHandshakeComplete()) {
+    // No upstream connection for a caller that has not proven who it is (a failed handshake
+    // must not reach the application). The handshake needs reads; plaintext that follows it
+    // waits in the read buffer.
     awaiting_handshake_ = true;
     downstream_->readDisable(false);
     downstream_->startReading();
