@@ -268,6 +268,27 @@ def test_tcp_over_mutual_tls(proxy_factory, certs, tcp_upstream_factory):
     assert handshakes(b, "downstream", "in", "success") == 1
 
 
+def test_tcp_caller_that_fails_the_handshake_never_reaches_the_upstream(
+        proxy_factory, certs, tcp_upstream_factory):
+    echo = tcp_upstream_factory("echo")
+    listener = tcp_listener("echo", name="in")
+    listener["tls"] = {"mode": "STRICT"}
+    config = bootstrap([listener], [cluster("echo", [echo.port])])
+    config["identity"] = identity(certs, "b")
+    b = proxy_factory(config)
+    # No client certificate: B refuses after its side of the handshake.
+    subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % b.port("in"), "-tls1_3",
+                    "-CAfile", os.path.join(certs, "ca.pem"), "-quiet", "-ign_eof"],
+                   input="hello\n", capture_output=True, text=True, timeout=10)
+    # Plaintext.
+    with socket.create_connection(("127.0.0.1", b.port("in")), timeout=5) as sock:
+        sock.sendall(b"hello\n")
+        assert sock.recv(100) == b""
+    assert handshakes(b, "downstream", "in", "failure") == 1
+    assert handshakes(b, "downstream", "in", "plaintext_refused") == 1
+    assert echo.connections_accepted == 0
+
+
 def test_tls_without_identity_is_a_config_error(proxy_factory, certs, upstream):
     listener = http_listener([vhost([route("backend")])], name="in")
     listener["tls"] = {"mode": "STRICT"}
