@@ -233,6 +233,7 @@ absl::Status TlsTransport::encrypt(Buffer& plaintext, Buffer& to_network) {
   // Small slices (a response head, then its body) would each become a record of their own:
   // gather up to one full record (16 KiB) before each SSL_write.
   IoScope io(*this, nullptr, &to_network);
+  ERR_clear_error();  // once: a failure drains the queue, so it stays empty between calls
   char staging[kReadChunk];
   while (plaintext.length() > 0) {
     absl::string_view slice = plaintext.frontSlice();
@@ -245,7 +246,6 @@ absl::Status TlsTransport::encrypt(Buffer& plaintext, Buffer& to_network) {
     } else {
       size = std::min(size, kReadChunk);
     }
-    ERR_clear_error();
     int n = SSL_write(ssl_, data, static_cast<int>(size));
     if (n <= 0) return fail("TLS write failed", SSL_get_error(ssl_, n), to_network);
     plaintext.drain(static_cast<size_t>(n));
