@@ -207,6 +207,26 @@ TEST_F(TlsPairTest, PlaintextIntoTheServerIsCountedApart) {
   EXPECT_EQ(server_plain_.length(), 0u);
 }
 
+TEST_F(TlsPairTest, GarbageAfterTheHandshakeIsAnErrorNotACrash) {
+  startDefault();
+  ASSERT_TRUE(server_->handshakeComplete());
+  Buffer garbage;
+  // A well-formed application-data record header with a body that does not authenticate.
+  garbage.add(std::string("\x17\x03\x03\x00\x40", 5));
+  garbage.add(std::string(64, '\x5a'));
+  absl::Status status = server_->onNetworkData(garbage, server_plain_, to_client_);
+  EXPECT_FALSE(status.ok());
+  EXPECT_TRUE(server_->failed());
+  EXPECT_EQ(server_plain_.length(), 0u);
+  // Once failed, it stays failed and takes nothing more.
+  Buffer more;
+  more.add("x");
+  EXPECT_FALSE(server_->onNetworkData(more, server_plain_, to_client_).ok());
+  Buffer plaintext;
+  plaintext.add("reply");
+  EXPECT_FALSE(server_->encrypt(plaintext, to_client_).ok());
+}
+
 TEST_F(TlsPairTest, HandshakeAcrossByteSizedPieces) {
   client_ = TlsTransport::newClient(contextFor(client_leaf_, ca_), {}, &client_stats_);
   server_ = TlsTransport::newServer(contextFor(server_leaf_, ca_), "", &server_stats_);
