@@ -230,3 +230,22 @@ def test_permissive_listener_plaintext_caller_has_no_identity(proxy_factory, cer
                        "x-forwarded-client-cert: By=x;URI=" + FRONTEND)
     assert status == "200", body
     assert header(body, "x-forwarded-client-cert") is None
+
+
+def test_denied_grpc_call_gets_permission_denied(proxy_factory, grpc_server):
+    """gRPC clients read the outcome from grpc-status: a denial is PERMISSION_DENIED."""
+    import grpc
+    from grpc_service import channel, stubs
+    from harness import h2_cluster
+
+    listener = http_listener([vhost([route("grpc", prefix="/test.Echo/")])], name="grpc")
+    listener["authorization"] = {"default_action": "DENY",
+                                 "rules": [{"action": "ALLOW", "paths": ["/test.Echo/Unary"]}]}
+    proxy = proxy_factory(bootstrap([listener], [h2_cluster("grpc", [grpc_server.port])]))
+    with channel(proxy.port("grpc")) as ch:
+        assert stubs(ch)["Unary"](b"allowed", timeout=10) == b"allowed"
+        with pytest.raises(grpc.RpcError) as info:
+            list(stubs(ch)["ServerStream"](b"denied", timeout=10))
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "RBAC: access denied" in info.value.details()
+    assert proxy.metric("skiff_authz_denied_total", listener="grpc") == 1
