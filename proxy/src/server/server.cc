@@ -36,8 +36,8 @@ google::protobuf::Value numberValue(double n) {
   return v;
 }
 
-// Mutual TLS needs a certificate: a dynamic listener or cluster with `tls` sent to a proxy whose
-// bootstrap has no `identity` is NACKed (the static ones fail validation the same way).
+}  // namespace
+
 absl::Status checkNoTlsWithoutIdentity(const xds::DynamicSnapshot& snapshot) {
   for (const auto& [name, listener] : snapshot.listeners) {
     if (listener.has_tls()) {
@@ -53,8 +53,6 @@ absl::Status checkNoTlsWithoutIdentity(const xds::DynamicSnapshot& snapshot) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::Status checkRouteTables(const config::v1::Bootstrap& bootstrap) {
   const auto& listeners = bootstrap.static_resources().listeners();

@@ -35,6 +35,11 @@ struct ServerOptions {
 // and at startup, after config::validateBootstrap.
 absl::Status checkRouteTables(const config::v1::Bootstrap& bootstrap);
 
+// Mutual TLS needs a certificate: for a proxy whose bootstrap has no `identity`, a dynamic
+// listener or cluster with `tls` is an error naming it (the NACK's text; static ones fail
+// validation the same way).
+absl::Status checkNoTlsWithoutIdentity(const xds::DynamicSnapshot& snapshot);
+
 class Server {
  public:
   Server(config::v1::Bootstrap bootstrap, ServerOptions options);
