@@ -83,6 +83,7 @@ class MeshValidator {
         policy(file, mesh->traffic_policies(i), indexed("traffic_policies", i));
       }
     }
+    mixedModes();
     for (const auto& [file, mesh] : files_) {
       if (mesh->has_settings()) settings(file, mesh->settings());
       for (int i = 0; i < mesh->authorization_policies_size(); ++i) {
@@ -277,6 +278,40 @@ class MeshValidator {
            "service address");
   }
 
+  // Callers reach every version of a service through one all-versions cluster, which either
+  // originates mutual TLS or not: plaintext suits DISABLE and PERMISSIVE workloads, TLS suits
+  // PERMISSIVE and STRICT ones, nothing suits DISABLE and STRICT together.
+  void mixedModes() {
+    mesh::v1::MeshSettings mesh_settings;
+    for (const auto& [file, mesh] : files_) {
+      if (mesh->has_settings()) mesh_settings = mesh->settings();
+    }
+    std::map<std::string, std::pair<std::string, Origin>> disabled, strict;  // service -> first
+    for (const auto& [file, mesh] : files_) {
+      for (int i = 0; i < mesh->workloads_size(); ++i) {
+        const mesh::v1::Workload& workload = mesh->workloads(i);
+        const config::v1::MtlsMode mode = meshCallerMode(mesh_settings, workload);
+        if (mode == config::v1::PERMISSIVE) continue;
+        auto& mine = mode == config::v1::DISABLE ? disabled : strict;
+        auto& other = mode == config::v1::DISABLE ? strict : disabled;
+        mine.emplace(workload.service(),
+                     std::make_pair(workload.name(), Origin{file, indexed("workloads", i)}));
+        auto it = other.find(workload.service());
+        if (it != other.end()) {
+          add(file, at(indexed("workloads", i), "mtls"),
+              absl::StrFormat("%s for callers, but workload \"%s\" of service \"%s\" is %s "
+                              "(%s: %s): callers' cluster for the service cannot be both "
+                              "plaintext and mutual TLS (make one of them PERMISSIVE)",
+                              config::v1::MtlsMode_Name(mode), it->second.first,
+                              workload.service(),
+                              mode == config::v1::DISABLE ? "STRICT" : "DISABLE",
+                              it->second.second.file, it->second.second.path));
+          other.erase(it);  // one error per pair of modes is enough
+        }
+      }
+    }
+  }
+
   void settings(const std::string& file, const mesh::v1::MeshSettings& settings) {
     if (settings_file_.empty()) {
       settings_file_ = file;
@@ -409,6 +444,17 @@ bool hasContent(const std::string& yaml) {
 }
 
 }  // namespace
+
+config::v1::MtlsMode meshCallerMode(const mesh::v1::MeshSettings& settings,
+                                    const mesh::v1::Workload& workload) {
+  if (auto it = workload.port_mtls().find(workload.app_port());
+      workload.app_port() != 0 && it != workload.port_mtls().end()) {
+    return it->second;
+  }
+  if (workload.has_mtls()) return workload.mtls();
+  if (settings.has_mtls()) return settings.mtls();
+  return config::v1::PERMISSIVE;
+}
 
 bool isMeshFileName(const std::string& name) {
   if (name.empty() || name[0] == '.') return false;

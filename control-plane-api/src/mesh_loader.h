@@ -27,6 +27,12 @@ struct MeshSource {
   std::string yaml;
 };
 
+// The mTLS mode other proxies meet at a workload's inbound listener: they dial its inbound
+// port, which follows the application port's override (port_mtls[app_port]), else the
+// workload's `mtls`, else the settings' `mtls`, else PERMISSIVE.
+config::v1::MtlsMode meshCallerMode(const mesh::v1::MeshSettings& settings,
+                                    const mesh::v1::Workload& workload);
+
 // Parses every source, merges them in the given order and validates the result.
 absl::StatusOr<mesh::v1::MeshFile> parseMesh(const std::vector<MeshSource>& sources);
 

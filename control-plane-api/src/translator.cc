@@ -335,15 +335,15 @@ class Builder {
   }
 
   // Mutual TLS to the workloads behind a cluster, accepting exactly their identities, unless
-  // every one of them takes plaintext only (DISABLE).
+  // one of them takes plaintext only (DISABLE): the others are then PERMISSIVE (validation
+  // refuses DISABLE beside STRICT) and take plaintext too.
   void upstreamTls(const std::vector<const mesh::v1::Workload*>& workloads, Cluster& cluster) {
     std::set<std::string> identities;
-    bool any_tls = false;
     for (const mesh::v1::Workload* workload : workloads) {
       identities.insert(spiffeId(mesh_, *workload));
-      any_tls = any_tls || effectiveMode(mesh_, *workload) != config::v1::DISABLE;
+      if (meshCallerMode(mesh_.settings(), *workload) == config::v1::DISABLE) return;
     }
-    if (!any_tls) return;
+    if (workloads.empty()) return;
     for (const std::string& identity : identities) {
       cluster.mutable_tls()->add_allowed_identities(identity);
     }

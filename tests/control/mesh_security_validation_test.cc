@@ -96,6 +96,20 @@ TEST(MeshSecurityValidationTest, WorkloadFields) {
               HasSubstr("workloads[0].port_mtls[0]: port 0 is out of range"));
 }
 
+TEST(MeshSecurityValidationTest, DisableBesideStrictInOneServiceIsRefused) {
+  const std::string v2 = "workloads: [{name: web-v2, service: web, version: v2, app_port: 18081, ";
+  EXPECT_THAT(errorOf("settings: {mtls: STRICT}", v2 + "mtls: DISABLE}]"),
+              HasSubstr("mesh/more.yaml: workloads[0].mtls: DISABLE for callers, but workload "
+                        "\"web\" of service \"web\" is STRICT (mesh/services.yaml: "
+                        "workloads[0])"));
+  // The application port's override counts: it is what callers meet.
+  EXPECT_THAT(errorOf("settings: {mtls: STRICT}", v2 + "port_mtls: {18081: DISABLE}}]"),
+              HasSubstr("workloads[0].mtls: DISABLE for callers"));
+  // DISABLE beside PERMISSIVE works (plaintext for both), and so does PERMISSIVE beside STRICT.
+  EXPECT_EQ(errorOf("settings: {mtls: PERMISSIVE}", v2 + "mtls: DISABLE}]"), "(accepted)");
+  EXPECT_EQ(errorOf("settings: {mtls: PERMISSIVE}", v2 + "mtls: STRICT}]"), "(accepted)");
+}
+
 TEST(MeshSecurityValidationTest, ServiceAddresses) {
   EXPECT_THAT(errorOf("services: [{name: cache, port: 6379, protocol: TCP, addresses: [10.0.0]}]"),
               HasSubstr("mesh/security.yaml: services[0].addresses[0]: \"10.0.0\" is not an IP "

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "config/bootstrap_loader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -174,6 +175,27 @@ TEST(TranslatorSecurityTest, DisabledWorkloadIsPlaintextBothWays) {
   NodeResources caller = translate(securityMesh(), node("frontend-0"));
   EXPECT_FALSE(cluster(caller, "outbound|legacy").has_tls());
   EXPECT_FALSE(cluster(caller, "outbound|legacy|v1").has_tls());
+}
+
+TEST(TranslatorSecurityTest, ADisabledVersionMakesTheAllVersionsClusterPlaintext) {
+  // Without settings.mtls the backend versions are PERMISSIVE; v1 moves to DISABLE.
+  const std::string services = absl::StrReplaceAll(
+      kServices, {{"    port_mtls: {18181: PERMISSIVE}\n", "    mtls: DISABLE\n"}});
+  ASSERT_NE(services, kServices);
+  absl::StatusOr<mesh::v1::MeshFile> mesh =
+      parseMesh({{"services.yaml", services}, {"authorization.yaml", kAuthorization}});
+  ASSERT_TRUE(mesh.ok()) << mesh.status();
+  NodeResources caller = translate(*mesh, node("frontend-0"));
+  // PERMISSIVE v2 also takes the plaintext that DISABLE v1 needs.
+  EXPECT_FALSE(cluster(caller, "outbound|backend").has_tls());
+  EXPECT_FALSE(cluster(caller, "outbound|backend|v1").has_tls());
+  EXPECT_TRUE(cluster(caller, "outbound|backend|v2").has_tls());
+  // The application port's override is what callers meet (they dial the inbound port).
+  const std::string port_disabled = absl::StrReplaceAll(
+      kServices, {{"port_mtls: {18181: PERMISSIVE}", "port_mtls: {18181: DISABLE}"}});
+  mesh = parseMesh({{"services.yaml", port_disabled}});
+  ASSERT_TRUE(mesh.ok()) << mesh.status();
+  EXPECT_FALSE(cluster(translate(*mesh, node("frontend-0")), "outbound|backend|v1").has_tls());
 }
 
 TEST(TranslatorSecurityTest, OutboundClustersAcceptExactlyTheirWorkloadsIdentities) {
