@@ -37,6 +37,9 @@ def control(tmp_path, request):
     plane.stop()
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         print("----- skiff-control -----\n" + plane.stderr()[-10000:])
+    report = harness.sanitizer_report(plane.stderr())
+    if report:
+        pytest.fail("sanitizer report from skiff-control:\n" + report, pytrace=False)
 
 
 def sidecar(proxy_factory, control, token_file, extra=(), start=True):
