@@ -35,64 +35,27 @@ DetectedProtocol classifyFirstBytes(absl::string_view first_bytes, bool tcp_fall
 ProtocolDetector::ProtocolDetector(WorkerContext& worker,
                                    std::unique_ptr<net::Connection> connection, bool tcp_fallback,
                                    std::chrono::milliseconds timeout, DecidedCallback decided)
-    : worker_(worker),
-      connection_(std::move(connection)),
+    : FirstBytesDetector(worker, std::move(connection), timeout),
       tcp_fallback_(tcp_fallback),
-      timeout_(timeout),
       decided_(std::move(decided)) {}
 
-ProtocolDetector::~ProtocolDetector() {
-  if (connection_) connection_->setCallbacks(nullptr);
-}
-
-void ProtocolDetector::start() {
-  connection_->setCallbacks(this);
-  connection_->startReading();
-  if (timeout_.count() > 0) {
-    timer_ = worker_.dispatcher().createTimer([this] {
-      if (tcp_fallback_) {
-        decide(DetectedProtocol::kTcp);
-      } else {
-        connection_->close(net::Connection::CloseType::kNoFlush);
-      }
-    });
-    timer_->enable(timeout_);
-  }
-  // Bytes read before this detector took the connection (PERMISSIVE TLS detection read the
-  // first ones) would otherwise wait for more bytes that may never come.
-  if (connection_->readBuffer().length() > 0) onRead(connection_->readBuffer(), false);
-}
-
-void ProtocolDetector::onRead(Buffer& data, bool end_stream) {
-  if (done_) return;
+void ProtocolDetector::classify(Buffer& data) {
   size_t peek = std::min(data.length(), static_cast<size_t>(64));
   DetectedProtocol protocol = classifyFirstBytes(data.linearize(peek), tcp_fallback_);
-  if (protocol == DetectedProtocol::kNeedMoreBytes && end_stream) {
-    // The client gave up before saying what it speaks.
-    connection_->close(net::Connection::CloseType::kNoFlush);
-    return;
-  }
   if (protocol != DetectedProtocol::kNeedMoreBytes) decide(protocol);
 }
 
-void ProtocolDetector::decide(DetectedProtocol protocol) {
-  if (done_) return;
-  done_ = true;
-  timer_.reset();
-  connection_->setCallbacks(nullptr);
-  decided_(*this, protocol, std::move(connection_));
-}
-
-void ProtocolDetector::onEvent(net::ConnectionEvent event) {
-  if (event == net::ConnectionEvent::kRemoteClose || event == net::ConnectionEvent::kLocalClose) {
-    done_ = true;
-    timer_.reset();
-    worker_.onDownstreamClosed(*this);
+void ProtocolDetector::onSilence() {
+  if (tcp_fallback_) {
+    decide(DetectedProtocol::kTcp);
+  } else {
+    close();
   }
 }
 
-void ProtocolDetector::drain() {
-  if (!done_) connection_->close(net::Connection::CloseType::kNoFlush);
+void ProtocolDetector::decide(DetectedProtocol protocol) {
+  std::unique_ptr<net::Connection> connection = release();
+  decided_(*this, protocol, std::move(connection));
 }
 
 }  // namespace skiff::server

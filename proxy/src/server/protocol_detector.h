@@ -10,9 +10,8 @@
 #include <memory>
 
 #include "absl/strings/string_view.h"
-#include "event/dispatcher.h"
 #include "net/connection.h"
-#include "server/worker_context.h"
+#include "server/first_bytes_detector.h"
 
 namespace skiff::server {
 
@@ -22,7 +21,7 @@ enum class DetectedProtocol { kNeedMoreBytes, kHttp1, kHttp2, kTcp };
 // (whose codec then rejects garbage with 400).
 DetectedProtocol classifyFirstBytes(absl::string_view first_bytes, bool tcp_fallback);
 
-class ProtocolDetector : public DownstreamConnection, public net::ConnectionCallbacks {
+class ProtocolDetector : public FirstBytesDetector {
  public:
   // Called once with the decision and the connection (its read buffer still holds every byte).
   using DecidedCallback =
@@ -32,23 +31,14 @@ class ProtocolDetector : public DownstreamConnection, public net::ConnectionCall
   // silent this long is closed (pass the HTTP idle timeout; 0: never).
   ProtocolDetector(WorkerContext& worker, std::unique_ptr<net::Connection> connection,
                    bool tcp_fallback, std::chrono::milliseconds timeout, DecidedCallback decided);
-  ~ProtocolDetector() override;
-  void start();
-
-  void drain() override;
-  void onRead(Buffer& data, bool end_stream) override;
-  void onEvent(net::ConnectionEvent event) override;
 
  private:
+  void classify(Buffer& data) override;
+  void onSilence() override;
   void decide(DetectedProtocol protocol);
 
-  WorkerContext& worker_;
-  std::unique_ptr<net::Connection> connection_;
   bool tcp_fallback_;
-  std::chrono::milliseconds timeout_;
   DecidedCallback decided_;
-  std::unique_ptr<event::Timer> timer_;
-  bool done_ = false;
 };
 
 }  // namespace skiff::server

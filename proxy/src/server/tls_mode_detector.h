@@ -10,16 +10,15 @@
 #include <functional>
 #include <memory>
 
-#include "event/dispatcher.h"
 #include "net/connection.h"
-#include "server/worker_context.h"
+#include "server/first_bytes_detector.h"
 
 namespace skiff::server {
 
 // Pure: whether the first byte of a connection starts a TLS handshake record.
 bool looksLikeTls(unsigned char first_byte);
 
-class TlsModeDetector : public DownstreamConnection, public net::ConnectionCallbacks {
+class TlsModeDetector : public FirstBytesDetector {
  public:
   // Called once; the connection's read buffer still holds every byte read.
   using DecidedCallback =
@@ -27,22 +26,13 @@ class TlsModeDetector : public DownstreamConnection, public net::ConnectionCallb
 
   TlsModeDetector(WorkerContext& worker, std::unique_ptr<net::Connection> connection,
                   std::chrono::milliseconds timeout, DecidedCallback decided);
-  ~TlsModeDetector() override;
-  void start();
-
-  void drain() override;
-  void onRead(Buffer& data, bool end_stream) override;
-  void onEvent(net::ConnectionEvent event) override;
 
  private:
+  void classify(Buffer& data) override;
+  void onSilence() override { decide(false); }
   void decide(bool tls);
 
-  WorkerContext& worker_;
-  std::unique_ptr<net::Connection> connection_;
-  std::chrono::milliseconds timeout_;
   DecidedCallback decided_;
-  std::unique_ptr<event::Timer> timer_;
-  bool done_ = false;
 };
 
 }  // namespace skiff::server
