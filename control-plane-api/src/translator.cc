@@ -95,7 +95,7 @@ std::string namespaceOf(const mesh::v1::Service* service) {
 // spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT: what the CA puts in the workload's
 // certificate and what callers' clusters accept.
 std::string spiffeId(const mesh::v1::MeshFile& mesh, const mesh::v1::Workload& workload) {
-  const std::string& trust_domain = mesh.settings().trust_domain().empty()
+  const std::string trust_domain = mesh.settings().trust_domain().empty()
                                         ? std::string(kDefaultTrustDomain)
                                         : mesh.settings().trust_domain();
   const std::string& account =

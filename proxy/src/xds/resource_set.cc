@@ -37,7 +37,7 @@ absl::Status validate(const config::v1::RouteConfiguration& r) {
   return absl::OkStatus();
 }
 
-std::string quoted(const std::string& name) {
+std::string quotedName(const std::string& name) {
   return absl::StrCat("\"", absl::Utf8SafeCHexEscape(name), "\"");
 }
 
@@ -49,7 +49,7 @@ absl::Status updateMap(std::map<std::string, Message>& held,
   std::vector<std::string> errors;
   std::map<std::string, std::pair<Message, std::string>> decoded;
   for (const IncomingResource& incoming : resources) {
-    const std::string label = incoming.name ? quoted(*incoming.name) : "in the response";
+    const std::string label = incoming.name ? quotedName(*incoming.name) : "in the response";
     Message message;
     if (incoming.resource.type_url() != type_url) {
       errors.push_back(absl::StrFormat("resource %s: type \"%s\" in a response of type \"%s\"",
@@ -60,19 +60,23 @@ absl::Status updateMap(std::map<std::string, Message>& held,
       errors.push_back(absl::StrFormat("resource %s: cannot be decoded as %s", label, type_url));
       continue;
     }
-    const std::string& name = nameOf(message);
+    // A copy: the message is moved into `decoded` below, and a duplicate is destroyed there,
+    // so a reference into it would dangle in the "sent twice" error.
+    std::string name = nameOf(message);
     if (incoming.name && *incoming.name != name) {
       errors.push_back(absl::StrFormat("resource %s: carries a resource named %s", label,
-                                       quoted(name)));
+                                       quotedName(name)));
       continue;
     }
     if (absl::Status status = validate(message); !status.ok()) {
       errors.emplace_back(status.message());
       continue;
     }
-    if (!decoded.emplace(name, std::make_pair(std::move(message), incoming.version)).second) {
-      errors.push_back(absl::StrFormat("resource %s: sent twice in one response", quoted(name)));
+    if (decoded.count(name) > 0) {
+      errors.push_back(absl::StrFormat("resource %s: sent twice in one response", quotedName(name)));
+      continue;
     }
+    decoded.emplace(std::move(name), std::make_pair(std::move(message), incoming.version));
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
 
@@ -135,13 +139,13 @@ absl::StatusOr<DynamicSnapshot> ResourceSet::snapshot(
   for (const auto& [name, listener] : listeners_) {
     if (static_listeners.count(name) > 0) {
       errors.push_back(absl::StrFormat("listener %s: a static listener has that name",
-                                       quoted(name)));
+                                       quotedName(name)));
     }
   }
   for (const auto& [name, cluster] : clusters_) {
     if (static_clusters.count(name) > 0) {
       errors.push_back(absl::StrFormat("cluster %s: a static cluster has that name",
-                                       quoted(name)));
+                                       quotedName(name)));
     }
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
