@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 import harness
+from pki import identity, make_ca, make_leaf
 from harness import addr, bootstrap, cluster, http_listener, route, tcp_listener, vhost
 
 TRUST_DOMAIN = "test.skiff.local"
@@ -23,52 +24,16 @@ def spiffe(name):
     return "spiffe://%s/ns/default/sa/%s" % (TRUST_DOMAIN, name)
 
 
-def _openssl(*args, cwd):
-    out = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True)
-    assert out.returncode == 0, "openssl %s:\n%s" % (" ".join(args), out.stderr)
-    return out.stdout
-
-
-def _make_ca(d, name):
-    ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    _openssl("genpkey", *ec, "-out", name + ".key", cwd=d)
-    _openssl("req", "-x509", "-new", "-key", name + ".key", "-sha256", "-days", "2",
-             "-subj", "/O=skiff-test/CN=" + name, "-out", name + ".pem", cwd=d)
-
-
-def _make_leaf(d, ca, name, uri, days="2"):
-    ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    ext = os.path.join(d, name + ".ext")
-    with open(ext, "w") as f:
-        f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
-                "extendedKeyUsage=serverAuth,clientAuth\n")
-        if uri:
-            f.write("subjectAltName=URI:%s\n" % uri)
-    _openssl("genpkey", *ec, "-out", name + ".key", cwd=d)
-    _openssl("req", "-new", "-key", name + ".key", "-subj", "/O=skiff-test/CN=" + name,
-             "-out", name + ".csr", cwd=d)
-    _openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
-             "-CAcreateserial", "-days", days, "-sha256", "-extfile", ext,
-             "-out", name + ".pem", cwd=d)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("certs"))
-    _make_ca(d, "ca")
-    _make_ca(d, "other_ca")
-    _make_leaf(d, "ca", "a", spiffe("a"))
-    _make_leaf(d, "ca", "b", spiffe("b"))
-    _make_leaf(d, "other_ca", "stranger", spiffe("stranger"))
-    _make_leaf(d, "ca", "anonymous", None)
+    make_ca(d, "ca")
+    make_ca(d, "other_ca")
+    make_leaf(d, "ca", "a", spiffe("a"))
+    make_leaf(d, "ca", "b", spiffe("b"))
+    make_leaf(d, "other_ca", "stranger", spiffe("stranger"))
+    make_leaf(d, "ca", "anonymous", None)
     return d
-
-
-def identity(certs, name, trust="ca"):
-    return {"static_certificate": {
-        "certificate_chain_file": os.path.join(certs, name + ".pem"),
-        "private_key_file": os.path.join(certs, name + ".key"),
-        "trust_bundle_file": os.path.join(certs, trust + ".pem")}}
 
 
 def proxy_b(proxy_factory, certs, backend_port, mode="STRICT", name="b", **tls_extra):

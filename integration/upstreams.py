@@ -317,18 +317,10 @@ class _TcpHandler(socketserver.BaseRequestHandler):
             pass
 
 
-class TcpServer(socketserver.ThreadingTCPServer):
+class ThreadedTcpServer(socketserver.ThreadingTCPServer):
+    """A TCP server on its own thread, a thread per connection; start() returns it."""
     daemon_threads = True
     allow_reuse_address = True
-
-    def __init__(self, host="127.0.0.1", port=0, mode="echo", size=0):
-        assert mode in ("echo", "after_eof", "firehose")
-        self.mode = mode
-        self.size = size
-        self.lock = threading.Lock()
-        self.connections_accepted = 0
-        self.bytes_sent = 0
-        super().__init__((host, port), _TcpHandler)
 
     @property
     def port(self):
@@ -342,6 +334,17 @@ class TcpServer(socketserver.ThreadingTCPServer):
     def stop(self):
         self.shutdown()
         self.server_close()
+
+
+class TcpServer(ThreadedTcpServer):
+    def __init__(self, host="127.0.0.1", port=0, mode="echo", size=0):
+        assert mode in ("echo", "after_eof", "firehose")
+        self.mode = mode
+        self.size = size
+        self.lock = threading.Lock()
+        self.connections_accepted = 0
+        self.bytes_sent = 0
+        super().__init__((host, port), _TcpHandler)
 
 
 def main():

@@ -22,6 +22,10 @@ struct ListenerStats {
   // connection (TCP).
   stats::Counter& authz_allowed;
   stats::Counter& authz_denied;
+  // TCP proxying: sessions ended by a reset (or read/write/TLS error) on one side, which is
+  // then passed on to the other side as a reset.
+  stats::Counter& tcp_resets_downstream;
+  stats::Counter& tcp_resets_upstream;
   // Requests by protocol: HTTP/1.0, HTTP/1.1, HTTP/2 (http::Protocol order).
   std::array<stats::Counter*, 3> requests_by_protocol{};
   // gRPC responses by grpc-status, 0 to 16 (the codes gRPC defines).
@@ -52,6 +56,14 @@ struct ListenerStats {
                          "Requests (HTTP, answered 403) or connections (TCP, closed) the "
                          "authorization policy denied.",
                          labels),
+        registry.counter("skiff_tcp_resets_total",
+                         "TCP proxy sessions ended by a reset or error, by the side it came from "
+                         "(then passed on to the other side as a reset).",
+                         {{"listener", listener}, {"origin", "downstream"}}),
+        registry.counter("skiff_tcp_resets_total",
+                         "TCP proxy sessions ended by a reset or error, by the side it came from "
+                         "(then passed on to the other side as a reset).",
+                         {{"listener", listener}, {"origin", "upstream"}}),
     };
     const char* protocols[] = {"HTTP/1.0", "HTTP/1.1", "HTTP/2"};
     for (size_t i = 0; i < stats.requests_by_protocol.size(); ++i) {

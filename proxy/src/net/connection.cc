@@ -1,5 +1,7 @@
 #include "net/connection.h"
 
+#include <sys/socket.h>
+
 #include "common/logging.h"
 #include "tls/tls_transport.h"
 
@@ -349,6 +351,10 @@ void Connection::setWriteBufferWatermarks(size_t high) { high_watermark_ = high;
 
 void Connection::close(CloseType type) {
   if (state_ == State::kClosed) return;
+  if (type == CloseType::kReset) {
+    closeNow(ConnectionEvent::kLocalClose, /*reset=*/true);
+    return;
+  }
   if (type != CloseType::kNoFlush && state_ == State::kOpen) {
     linger_after_flush_ = type == CloseType::kFlushWriteAndLinger;
     if (tls_ && tls_->handshakeComplete() && !tls_close_notify_due_) {
@@ -373,8 +379,15 @@ void Connection::close(CloseType type) {
   closeNow(ConnectionEvent::kLocalClose);
 }
 
-void Connection::closeNow(ConnectionEvent event) {
+void Connection::closeNow(ConnectionEvent event, bool reset) {
   if (state_ == State::kClosed) return;
+  if (reset && state_ != State::kConnecting) {
+    // A zero linger time makes close() send RST and discard what the kernel still holds.
+    // (uv_tcp_close_reset refuses a handle that was half-closed, which is when it matters.)
+    int fd = this->fd();
+    struct linger abort_on_close = {1, 0};
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+  }
   state_ = State::kClosed;
   connect_timer_.reset();
   linger_timer_.reset();

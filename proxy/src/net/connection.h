@@ -93,8 +93,14 @@ class Connection : public event::DeferredFlush {
   // kFlushWriteAndLinger: flush, half-close, then read and discard until the peer closes or a
   // short timer ends. Closing with unread request bytes would make the kernel send a reset
   // that can destroy the response (e.g. a 413) before the client reads it.
-  enum class CloseType { kFlushWrite, kFlushWriteAndLinger, kNoFlush };
+  // kReset: drop what is queued and send a TCP reset (RST), so the peer sees an abort rather
+  // than an end of stream that would pass a truncated stream off as complete.
+  enum class CloseType { kFlushWrite, kFlushWriteAndLinger, kNoFlush, kReset };
   void close(CloseType type);
+  // True when the connection closed because both directions ended normally: the peer's end of
+  // stream was read and ours was sent after every queued byte. False after a reset, a read or
+  // write error, a TLS failure, or a close() by the owner.
+  bool endedCleanly() const { return read_eof_ && shutdown_done_; }
   bool isOpen() const { return state_ == State::kOpen || state_ == State::kConnecting; }
   bool connecting() const { return state_ == State::kConnecting; }
   bool connectTimedOut() const { return connect_timed_out_; }
@@ -130,7 +136,7 @@ class Connection : public event::DeferredFlush {
   void flush();
   void onWriteDone(size_t written, int status);
   void afterDrain();
-  void closeNow(ConnectionEvent event);
+  void closeNow(ConnectionEvent event, bool reset = false);
   void startLingering();
   void raise(ConnectionEvent event);
   // TLS: feeds raw bytes from the socket to the transport; false when the connection closed.

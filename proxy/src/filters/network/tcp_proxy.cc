@@ -49,7 +49,7 @@ void TcpProxySession::start() {
 
 void TcpProxySession::Side::onTlsHandshakeDone() {
   TcpProxySession& s = session_;
-  if (upstream_ || !s.awaiting_handshake_ || s.finished_) return;
+  if (upstream_ || !s.awaiting_handshake_ || s.finishing_) return;
   s.awaiting_handshake_ = false;
   s.downstream_->readDisable(true);
   s.connectUpstream();
@@ -57,7 +57,7 @@ void TcpProxySession::Side::onTlsHandshakeDone() {
 
 void TcpProxySession::connectUpstream() {
   if (config_->authorization && !config_->authorization->allowConnection(*downstream_)) {
-    finish("RBAC");
+    finish("RBAC", net::Connection::CloseType::kFlushWrite);
     return;
   }
   upstream::ThreadLocalCluster* cluster = worker_.clusters().get(config_->cluster);
@@ -71,7 +71,7 @@ void TcpProxySession::connectUpstream() {
     }
   }
   if (!host_) {
-    finish("UH");
+    finish("UH", net::Connection::CloseType::kFlushWrite);
     return;
   }
   host_->active_requests.fetch_add(1, std::memory_order_relaxed);
@@ -90,22 +90,31 @@ void TcpProxySession::onConnected() {
   upstream_connected_ = true;
   downstream_->startReading();
   downstream_->readDisable(false);
-  // Bytes read before the session began (protocol detection) go first.
+  // Bytes (and an end of stream) read before the upstream was there go first.
   Buffer& early = downstream_->readBuffer();
-  if (early.length() > 0) downstream_side_.onRead(early, false);
+  if (early.length() > 0 || downstream_eof_early_) {
+    downstream_side_.onRead(early, downstream_eof_early_);
+  }
 }
 
 void TcpProxySession::armIdleTimer() {
   if (config_->idle_timeout.count() == 0) return;
-  if (!idle_timer_) idle_timer_ = worker_.dispatcher().createTimer([this] { finish("SI"); });
+  if (!idle_timer_) {
+    // Nothing moved for the whole timeout, so what is still queued would not move either.
+    idle_timer_ = worker_.dispatcher().createTimer(
+        [this] { finish("SI", net::Connection::CloseType::kNoFlush); });
+  }
   idle_timer_->enable(config_->idle_timeout);
 }
 
 void TcpProxySession::Side::onRead(Buffer& data, bool end_stream) {
   TcpProxySession& s = session_;
-  if (s.finished_) return;
+  if (s.finishing_) return;
   // Client bytes before the upstream is connected stay buffered; onConnected sends them.
-  if (!upstream_ && !s.upstream_connected_) return;
+  if (!upstream_ && !s.upstream_connected_) {
+    s.downstream_eof_early_ |= end_stream;
+    return;
+  }
   size_t length = data.length();
   if (upstream_) {
     s.config_->stats->bytes_sent.inc(length);
@@ -115,10 +124,8 @@ void TcpProxySession::Side::onRead(Buffer& data, bool end_stream) {
     s.bytes_from_downstream_ += length;
   }
   s.armIdleTimer();
+  // The peer sends its FIN only after everything queued before it.
   s.peerOf(upstream_).write(data, end_stream);
-  if (end_stream) {
-    (upstream_ ? s.upstream_eof_ : s.downstream_eof_) = true;
-  }
 }
 
 void TcpProxySession::Side::onEvent(net::ConnectionEvent event) {
@@ -128,18 +135,32 @@ void TcpProxySession::Side::onEvent(net::ConnectionEvent event) {
       s.onConnected();
       return;
     case net::ConnectionEvent::kConnectFailed:
+      s.upstream_closed_ = true;
       s.cluster_->stats->connect_failures.inc();
       if (s.upstream_->connectTimedOut()) s.cluster_->stats->connect_timeouts.inc();
-      s.finish("UF");
+      s.finish("UF", net::Connection::CloseType::kFlushWrite);
       return;
     case net::ConnectionEvent::kRemoteClose:
-    case net::ConnectionEvent::kLocalClose: {
-      // One side is gone for good: flush what the other side still has to receive, then end.
-      bool both_eof = s.downstream_eof_ && s.upstream_eof_;
-      s.finish(both_eof ? "" : (upstream_ ? "UC" : "DC"));
+    case net::ConnectionEvent::kLocalClose:
+      s.onConnectionClosed(upstream_);
       return;
-    }
   }
+}
+
+void TcpProxySession::onConnectionClosed(bool upstream) {
+  (upstream ? upstream_closed_ : downstream_closed_) = true;
+  net::Connection& closed = upstream ? *upstream_ : *downstream_;
+  if (!finishing_ && !closed.endedCleanly()) {
+    // Reset, read or write error, TLS failure: whatever was in flight is lost, so the other
+    // side must see an abort too.
+    (upstream ? config_->stats->tcp_resets_upstream : config_->stats->tcp_resets_downstream)
+        .inc();
+    finish(upstream ? "UC" : "DC", net::Connection::CloseType::kReset);
+    return;
+  }
+  // Closed cleanly: both of its directions ended, so the other connection has its end of
+  // stream queued behind its last bytes and closes itself once they are written.
+  completeIfClosed();
 }
 
 void TcpProxySession::Side::onAboveWriteBufferHighWatermark() {
@@ -148,31 +169,45 @@ void TcpProxySession::Side::onAboveWriteBufferHighWatermark() {
 }
 
 void TcpProxySession::Side::onBelowWriteBufferLowWatermark() {
+  // A slow reader that drains its queue is progress: the idle timeout starts over.
+  session_.armIdleTimer();
   session_.peerOf(upstream_).readDisable(false);
 }
 
-void TcpProxySession::finish(absl::string_view flags) {
-  if (finished_) return;
-  finished_ = true;
-  flags_ = std::string(flags);
+void TcpProxySession::finish(absl::string_view flags, net::Connection::CloseType how) {
+  if (completed_) return;
+  // A second call (the idle timeout while a flush waits) only makes the close harder.
+  if (!finishing_) flags_ = std::string(flags);
+  finishing_ = true;
+  // Each close may report back at once (onConnectionClosed), or after its flush.
+  if (!downstream_closed_) downstream_->close(how);
+  if (upstream_ && !upstream_closed_) upstream_->close(how);
+  completeIfClosed();
+}
+
+void TcpProxySession::completeIfClosed() {
+  if (completed_ || !downstream_closed_ || (upstream_ && !upstream_closed_)) return;
+  completed_ = true;
   idle_timer_.reset();
-  downstream_->close(net::Connection::CloseType::kFlushWrite);
-  if (upstream_) upstream_->close(net::Connection::CloseType::kFlushWrite);
-  if (access_log::Logger* logger = worker_.accessLogger(config_->access_log)) {
-    access_log::Entry entry;
-    entry.start_time = start_time_;
-    entry.protocol = "TCP";
-    entry.bytes_received = bytes_from_downstream_;
-    entry.bytes_sent = bytes_to_downstream_;
-    entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - start_);
-    entry.upstream_cluster = config_->cluster;
-    if (host_) entry.upstream_host = host_->address;
-    entry.flags = flags_;
-    entry.downstream_remote = downstream_->remoteAddress().toString();
-    logger->log(entry);
-  }
+  logAccess();
   worker_.onDownstreamClosed(*this);
+}
+
+void TcpProxySession::logAccess() {
+  access_log::Logger* logger = worker_.accessLogger(config_->access_log);
+  if (logger == nullptr) return;
+  access_log::Entry entry;
+  entry.start_time = start_time_;
+  entry.protocol = "TCP";
+  entry.bytes_received = bytes_from_downstream_;
+  entry.bytes_sent = bytes_to_downstream_;
+  entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start_);
+  entry.upstream_cluster = config_->cluster;
+  if (host_) entry.upstream_host = host_->address;
+  entry.flags = flags_;
+  entry.downstream_remote = downstream_->remoteAddress().toString();
+  logger->log(entry);
 }
 
 }  // namespace skiff::filters

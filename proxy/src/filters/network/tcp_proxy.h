@@ -2,6 +2,15 @@
 
 // L4 proxy: each downstream connection is piped to a host of one cluster, both ways, with
 // half-close passed through and watermark backpressure in both directions.
+//
+// How a session ends (no byte may be lost on the way):
+// - An end of stream read from one side is written to the other as a half-close, after every
+//   byte queued toward it (net::Connection sends the FIN only once its write buffer is empty).
+// - A connection closes itself once both of its directions have ended; the session ends once
+//   both connections have closed, so bytes still queued toward a slow reader are delivered.
+// - A connection that fails (reset, read or write error, TLS failure) resets the other side:
+//   a clean FIN there would pass a truncated stream off as complete. Counted as a reset.
+// - The idle timeout, re-armed whenever bytes move, bounds every wait, the final flush included.
 
 #include <chrono>
 #include <memory>
@@ -55,7 +64,12 @@ class TcpProxySession : public server::DownstreamConnection {
   // Authorizes the caller, then picks a host and connects to it.
   void connectUpstream();
   void onConnected();
-  void finish(absl::string_view flags);
+  void onConnectionClosed(bool upstream);
+  // Ends the session early: closes what is still open (flushing queued bytes, or resetting),
+  // then completes once both connections are closed.
+  void finish(absl::string_view flags, net::Connection::CloseType how);
+  void completeIfClosed();
+  void logAccess();
   void armIdleTimer();
 
   server::WorkerContext& worker_;
@@ -71,12 +85,16 @@ class TcpProxySession : public server::DownstreamConnection {
   absl::Time start_time_;
   uint64_t bytes_from_downstream_ = 0;
   uint64_t bytes_to_downstream_ = 0;
-  bool downstream_eof_ = false;
-  bool upstream_eof_ = false;
-  bool finished_ = false;
+  bool downstream_closed_ = false;
+  bool upstream_closed_ = false;
+  // finish() was called: nothing more is forwarded.
+  bool finishing_ = false;
+  bool completed_ = false;
   // A TLS caller's identity is known only after the handshake: authorization waits for it.
   bool awaiting_handshake_ = false;
   bool upstream_connected_ = false;
+  // The client half-closed before the upstream connection was up: forwarded once it is.
+  bool downstream_eof_early_ = false;
   std::string flags_;
 };
 
