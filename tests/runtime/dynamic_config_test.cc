@@ -314,6 +314,29 @@ TEST_F(DynamicConfigTest, RemovedListenerFinishesInFlightRequestAndRefusesNewCon
   EXPECT_EQ(::recv(fd, &byte, 1, 0), 0) << "the drained connection closes after its response";
 }
 
+// A PERMISSIVE listener holds each new connection until its first byte says TLS or plaintext.
+// Such a connection has nothing in flight: a listener update must not close it (issue 10).
+TEST_F(DynamicConfigTest, ListenerUpdateLeavesConnectionsStillDetectingTlsOpen) {
+  xds::DynamicSnapshot snapshot = basicSnapshot(upstream_a_.port(), upstream_b_.port(), "a");
+  snapshot.listeners["l"] = fromYaml<config::v1::Listener>(
+      "name: l\naddress: {address: 127.0.0.1, port: 0}\nhttp:\n  rds: {route_config_name: r}\n"
+      "tls: {mode: PERMISSIVE}\n");
+  ASSERT_TRUE(apply(snapshot).ok());
+  int fd = connect("l");
+  ASSERT_GE(fd, 0);
+  syncWorker();  // the worker has accepted it: the detector waits for the first byte
+
+  snapshot.listeners["l"].mutable_http()->set_max_request_headers_kb(32);
+  uint16_t port = portOf("l");
+  absl::Status updated = apply(snapshot);
+  ASSERT_TRUE(updated.ok()) << updated;
+  ASSERT_EQ(portOf("l"), port) << "the listener was updated in place";
+
+  std::string response = get(fd);
+  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200")) << "closed: \"" << response << "\"";
+  EXPECT_EQ(bodyOf(response), "a");
+}
+
 TEST_F(DynamicConfigTest, RemovedClusterLetsItsInFlightRequestFinish) {
   ASSERT_TRUE(apply(basicSnapshot(upstream_a_.port(), upstream_b_.port(), "a")).ok());
   int fd = connect("l");

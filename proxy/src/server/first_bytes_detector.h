@@ -21,6 +21,7 @@ class FirstBytesDetector : public DownstreamConnection, public net::ConnectionCa
   void start();
 
   void drain() override;
+  bool deciding() const override { return !done_; }
   void onRead(Buffer& data, bool end_stream) override;
   void onEvent(net::ConnectionEvent event) override;
 

@@ -63,35 +63,29 @@ void Worker::listen(WorkerListener listener) {
   listeners_[slot->settings->name] = std::move(active);
 }
 
-void Worker::onAccept(const ListenerSettingsConstSharedPtr& listener,
-                      std::unique_ptr<net::Connection> c, bool tls_decided) {
-  if (draining_) return;  // the connection closes as it goes out of scope
+DownstreamConnection* Worker::onAccept(const ListenerSettingsConstSharedPtr& listener,
+                                       std::unique_ptr<net::Connection> c, bool tls_decided) {
+  if (draining_) return nullptr;  // the connection closes as it goes out of scope
   // Read once, before TLS: the port's mTLS mode, the chains and ORIGINAL_DST clusters all
   // use where the client meant to go.
   if (listener->use_original_dst && !tls_decided) net::recordOriginalDestination(*c);
   if (listener->tls && !tls_decided) {
     acceptTls(listener, std::move(c));
-    return;
+    return nullptr;
   }
   if (listener->use_original_dst) {
     if (const DestinationChain* chain =
             selectDestinationChain(listener->destination_chains, c->destinationAddress())) {
-      adoptAndStart<filters::TcpProxySession>(chain->tcp, listener, std::move(c));
-      return;
+      return adoptAndStart<filters::TcpProxySession>(chain->tcp, listener, std::move(c));
     }
   }
-  if (listener->tcp) {
-    startSession(listener, DetectedProtocol::kTcp, std::move(c));
-    return;
-  }
+  if (listener->tcp) return startSession(listener, DetectedProtocol::kTcp, std::move(c));
   using CodecType = config::v1::HttpConnectionManager;
   if (!listener->tcp_fallback && listener->http->codec_type == CodecType::HTTP1) {
-    startSession(listener, DetectedProtocol::kHttp1, std::move(c));
-    return;
+    return startSession(listener, DetectedProtocol::kHttp1, std::move(c));
   }
   if (!listener->tcp_fallback && listener->http->codec_type == CodecType::HTTP2) {
-    startSession(listener, DetectedProtocol::kHttp2, std::move(c));
-    return;
+    return startSession(listener, DetectedProtocol::kHttp2, std::move(c));
   }
   // The detector holds the settings it was accepted with: the listener may change or go away
   // before the first bytes arrive.
@@ -101,15 +95,17 @@ void Worker::onAccept(const ListenerSettingsConstSharedPtr& listener,
       [this, listener](ProtocolDetector& self, DetectedProtocol protocol,
                        std::unique_ptr<net::Connection> connection) {
         onDownstreamClosed(self);
-        DownstreamConnection* session = startSession(listener, protocol, std::move(connection));
-        // The listener changed or went away while this connection was being detected (such
-        // connections are not drained then, so the request already sent is not lost): serve
-        // that request with the old settings, then close.
-        if (!isCurrent(*listener) && connections_.contains(session)) session->drain();
+        drainIfStale(*listener, startSession(listener, protocol, std::move(connection)));
       });
   ProtocolDetector& ref = *detector;
   adopt(std::move(detector), listener);
   ref.start();
+  return &ref;  // (start() may already have handed it on: callers check connections_)
+}
+
+void Worker::drainIfStale(const ListenerSettings& listener, DownstreamConnection* session) {
+  if (session == nullptr || isCurrent(listener) || !connections_.contains(session)) return;
+  if (!session->deciding()) session->drain();
 }
 
 void Worker::acceptTls(const ListenerSettingsConstSharedPtr& listener,
@@ -131,7 +127,8 @@ void Worker::acceptTls(const ListenerSettingsConstSharedPtr& listener,
                            std::unique_ptr<net::Connection> connection) {
             onDownstreamClosed(self);
             if (tls && !startDownstreamTls(*listener, *connection)) return;
-            onAccept(listener, std::move(connection), /*tls_decided=*/true);
+            drainIfStale(*listener,
+                         onAccept(listener, std::move(connection), /*tls_decided=*/true));
           });
       TlsModeDetector& ref = *detector;
       adopt(std::move(detector), listener);
@@ -251,8 +248,8 @@ void Worker::removeListener(const std::string& name) {
 void Worker::drainListenerConnections(const std::string& name) {
   std::vector<DownstreamConnection*> matching;
   for (auto& [key, tracked] : connections_) {
-    // Connections still in protocol detection are drained once detected (see onAccept).
-    if (tracked.listener->name == name && !dynamic_cast<ProtocolDetector*>(key)) {
+    // Connections still deciding are drained once they have decided (drainIfStale).
+    if (tracked.listener->name == name && !key->deciding()) {
       matching.push_back(key);
     }
   }

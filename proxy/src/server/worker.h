@@ -78,9 +78,15 @@ class Worker : public WorkerContext {
   };
 
   void listen(WorkerListener listener);  // on the worker's thread
-  // `tls_decided`: the listener's `tls` step (below) is done for this connection.
-  void onAccept(const ListenerSettingsConstSharedPtr& listener,
-                std::unique_ptr<net::Connection> connection, bool tls_decided = false);
+  // `tls_decided`: the listener's `tls` step (below) is done for this connection. Returns what
+  // now holds the connection (a session or a detector), or null.
+  DownstreamConnection* onAccept(const ListenerSettingsConstSharedPtr& listener,
+                                 std::unique_ptr<net::Connection> connection,
+                                 bool tls_decided = false);
+  // A detector decided after its listener changed or went away (deciding connections are not
+  // drained then, so the request already sent is not lost): the session it became serves that
+  // request with the old settings, then closes.
+  void drainIfStale(const ListenerSettings& listener, DownstreamConnection* session);
   // Mutual TLS by the mode for the connection's destination port: STRICT installs a TLS server
   // transport, PERMISSIVE first looks at the first byte, DISABLE leaves plaintext. Then the
   // usual handling (onAccept) runs on the plaintext.

@@ -19,6 +19,10 @@ class DownstreamConnection {
   virtual ~DownstreamConnection() = default;
   // Finish what is in flight, then close; close at once when idle.
   virtual void drain() = 0;
+  // Still waiting for its first bytes to say what it speaks (protocol or TLS detection).
+  // Nothing is in flight yet, and it is handed on with the settings it was accepted with, so a
+  // listener update leaves it alone; the session it becomes is drained once it starts.
+  virtual bool deciding() const { return false; }
 };
 
 class WorkerContext {
