@@ -64,9 +64,10 @@ def upstream(http_upstream_factory):
 def proxy_factory(request, tmp_path):
     proxies = []
 
-    def make(config, concurrency=1, extra_args=(), start=True):
+    def make(config, concurrency=1, extra_args=(), start=True, stdout=None):
         proxy = harness.Proxy(config, str(tmp_path), concurrency=concurrency,
-                              extra_args=extra_args, name="proxy%d" % len(proxies))
+                              extra_args=extra_args, name="proxy%d" % len(proxies),
+                              stdout=stdout)
         proxies.append(proxy)
         if start:
             proxy.start()

@@ -104,8 +104,10 @@ class ProxyError(Exception):
 
 
 class Proxy:
-    def __init__(self, config, workdir, concurrency=1, extra_args=(), name="proxy"):
+    def __init__(self, config, workdir, concurrency=1, extra_args=(), name="proxy", stdout=None):
+        """`stdout`: where the process's stdout goes (a pipe, say); default with stderr."""
         self.config = config
+        self.stdout = stdout
         self.workdir = workdir
         self.concurrency = concurrency
         self.extra_args = list(extra_args)
@@ -130,8 +132,12 @@ class Proxy:
             args += ["--concurrency", str(self.concurrency)]
         args += self.extra_args
         self._stderr_file = open(self.stderr_path, "wb")
-        self.process = subprocess.Popen(args, stdout=self._stderr_file, stderr=subprocess.STDOUT,
-                                        cwd=self.workdir)
+        if self.stdout is None:
+            self.process = subprocess.Popen(args, stdout=self._stderr_file,
+                                            stderr=subprocess.STDOUT, cwd=self.workdir)
+        else:
+            self.process = subprocess.Popen(args, stdout=self.stdout, stderr=self._stderr_file,
+                                            cwd=self.workdir)
         self.wait_ready(timeout)
         return self
 

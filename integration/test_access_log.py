@@ -56,3 +56,31 @@ def test_access_log_lines(proxy_factory, upstream, tmp_path):
     assert no_route["flags"] == "NR"
     assert no_route["request_id"] == "req-2"
     assert no_route["upstream_cluster"] in ("", "-", None)
+
+
+def test_stdout_pipe_nobody_reads_stalls_no_request(proxy_factory, upstream):
+    """In Kubernetes, stdout is a pipe the container runtime reads. When it stops reading, the
+    pipe fills (64 KiB); requests must keep flowing and the lines that do not fit be counted
+    as dropped, not written by the workers with the request waiting (issue 10)."""
+    import os
+    import subprocess
+    read_end, write_end = os.pipe()  # nobody ever reads read_end
+    try:
+        config = bootstrap(
+            [http_listener([vhost([route("backend")])], access_log={"path": "/dev/stdout"})],
+            [cluster("backend", [upstream.port])])
+        proxy = proxy_factory(config, stdout=write_end)
+        os.close(write_end)
+        # 20,000 lines of ~330 bytes: 100 times what the pipe holds, past the sink's 4 MiB queue.
+        started = time.monotonic()
+        result = subprocess.run(["h2load", "--h1", "-n", "20000", "-c", "8", proxy.url("/")],
+                                capture_output=True, text=True, timeout=120)
+        elapsed = time.monotonic() - started
+        assert "20000 succeeded" in result.stdout, result.stdout + result.stderr
+        # A worker that waited on the pipe would stall ~1 s per 16 KiB of lines (minutes here).
+        assert elapsed < 60, "20,000 requests took %.1f s" % elapsed
+        dropped = proxy.metric("skiff_access_log_dropped_total", path="/dev/stdout")
+        assert dropped > 0
+        assert dropped <= 20000
+    finally:
+        os.close(read_end)

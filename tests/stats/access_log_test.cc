@@ -270,7 +270,8 @@ TEST_F(SinkTest, ConcurrentWritersProduceOnlyWholeLines) {
           absl::StrAppend(&batch, "t", t, " b", b, " l", l, " ",
                           std::string(100 + (b * 37 + l * 11) % 900, 'a' + t), "\n");
         }
-        sink->writeLines(batch);
+        // A full queue drops (tested below); here every line must arrive.
+        while (!sink->writeLines(batch)) sink->drain(std::chrono::seconds(5));
       }
     });
   }
@@ -367,6 +368,44 @@ TEST_F(SinkTest, ConcurrentWritersToPipeDoNotInterleave) {
   }
 }
 
+// A reader that never reads (a container runtime that stopped draining stdout): writers must
+// not wait for it. Lines past the queue's bound are dropped and counted, not waited for.
+TEST_F(SinkTest, PipeNobodyReadsNeverBlocksWritersAndCountsDrops) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  stats::setThreadShard(0);
+  stats::Counter dropped(2);
+  auto sink = Sink::open(absl::StrCat("/proc/self/fd/", fds[1]), &dropped);
+  close(fds[1]);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  const std::string batch = std::string(99, 'x') + "\n";  // one 100-byte line
+  std::string big;
+  while (big.size() < 64 * 1024) big += batch;  // 655 lines
+  auto started = std::chrono::steady_clock::now();
+  // 20 MiB: the pipe takes 64 KiB, the queue 4 MiB; the rest must be dropped, fast.
+  int accepted = 0;
+  for (int i = 0; i < 320; ++i) accepted += (*sink)->writeLines(big) ? 1 : 0;
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(elapsed, std::chrono::seconds(2)) << "writers waited for the reader";
+  EXPECT_LE(accepted * big.size(), Sink::kMaxQueuedBytes + 2 * big.size());
+  uint64_t expected_drops = (320 - accepted) * (big.size() / batch.size());
+  EXPECT_EQ((*sink)->droppedLines(), expected_drops);
+  EXPECT_EQ(dropped.value(), expected_drops);
+  EXPECT_FALSE((*sink)->drain(std::chrono::milliseconds(50))) << "nothing reads the pipe";
+  // Reading resumes: everything queued arrives, whole.
+  std::string received;
+  std::thread reader([&] {
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) received.append(buf, n);
+  });
+  EXPECT_TRUE((*sink)->drain(std::chrono::seconds(10)));
+  sink->reset();
+  reader.join();
+  close(fds[0]);
+  EXPECT_EQ(received.size(), accepted * big.size());
+}
+
 using LoggerTest = TempDir;
 
 TEST_F(LoggerTest, BuffersUntilFlush) {
@@ -378,6 +417,7 @@ TEST_F(LoggerTest, BuffersUntilFlush) {
   logger.log(sampleEntry());
   EXPECT_EQ(read(path), "");
   logger.flush();
+  ASSERT_TRUE((*sink)->drain(std::chrono::seconds(5)));
   EXPECT_EQ(read(path), formatJsonLine(sampleEntry()) + formatJsonLine(sampleEntry()));
   logger.flush();  // nothing pending: nothing written
   EXPECT_EQ(read(path), formatJsonLine(sampleEntry()) + formatJsonLine(sampleEntry()));
@@ -399,11 +439,13 @@ TEST_F(LoggerTest, FlushesWhenBufferPasses16KiB) {
   // The entry that takes the buffer past 16 KiB writes everything, as whole lines.
   logger.log(sampleEntry());
   ++logged;
+  ASSERT_TRUE((*sink)->drain(std::chrono::seconds(5)));
   std::string content = read(path);
   EXPECT_EQ(content.size(), logged * line.size());
   EXPECT_EQ(content.substr(content.size() - line.size()), line);
   // And the buffer starts over.
   logger.log(sampleEntry());
+  ASSERT_TRUE((*sink)->drain(std::chrono::seconds(5)));
   EXPECT_EQ(read(path).size(), logged * line.size());
 }
 
@@ -416,6 +458,7 @@ TEST_F(LoggerTest, DestructorFlushes) {
     logger.log(sampleEntry());
     EXPECT_EQ(read(path), "");
   }
+  ASSERT_TRUE((*sink)->drain(std::chrono::seconds(5)));
   EXPECT_EQ(read(path), formatJsonLine(sampleEntry()));
 }
 
@@ -440,6 +483,8 @@ TEST_F(LoggerTest, WorkersShareOneSink) {
     });
   }
   for (auto& t : threads) t.join();
+  ASSERT_TRUE(sink->drain(std::chrono::seconds(5)));
+  EXPECT_EQ(sink->droppedLines(), 0u);
   std::string content = read(path);
   std::vector<std::string> lines = absl::StrSplit(content, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), size_t{kWorkers} * kEntries);

@@ -1,17 +1,8 @@
 #include "access_log/access_log.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
-#include <cstring>
-
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/json_string.h"
-#include "common/logging.h"
 
 namespace skiff::access_log {
 namespace {
@@ -65,64 +56,6 @@ std::string formatJsonLine(const Entry& entry) {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<Sink>> Sink::open(const std::string& path) {
-  int fd;
-  if (path == "/dev/stdout" || path == "/dev/stderr") {
-    // open() of /dev/stdout fails with ENXIO when the descriptor is a socket (systemd, some
-    // container runtimes); duplicating it works for every kind of descriptor.
-    fd = ::fcntl(path == "/dev/stdout" ? STDOUT_FILENO : STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
-  } else {
-    do {
-      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    } while (fd < 0 && errno == EINTR);
-  }
-  if (fd < 0) {
-    int error = errno;
-    return absl::ErrnoToStatus(error,
-                               absl::StrCat("access log ", path, ": ", std::strerror(error)));
-  }
-  return std::shared_ptr<Sink>(new Sink(path, fd));
-}
-
-Sink::~Sink() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void Sink::writeLines(const std::string& lines) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const char* data = lines.data();
-  size_t left = lines.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, data, left);
-    if (n > 0) {
-      data += n;
-      left -= static_cast<size_t>(n);
-      continue;
-    }
-    int error = n < 0 ? errno : EIO;  // a zero-byte write would otherwise loop forever
-    if (error == EINTR) continue;
-    if (error == EAGAIN || error == EWOULDBLOCK) {
-      // A non-blocking stdout (shared with a libuv tty or pipe): wait a bounded time.
-      struct pollfd pfd = {fd_, POLLOUT, 0};
-      int ready;
-      do {
-        ready = ::poll(&pfd, 1, 1000);
-      } while (ready < 0 && errno == EINTR);
-      if (ready > 0) continue;
-      error = ready == 0 ? ETIMEDOUT : errno;
-    }
-    if (!failing_) {
-      SKIFF_LOG(kWarn,
-                "access log %s: write failed: %s; dropping %d bytes (logged once until "
-                "writes succeed again)",
-                path_, std::strerror(error), left);
-    }
-    failing_ = true;
-    return;
-  }
-  failing_ = false;
-}
-
 void Logger::log(const Entry& entry) {
   pending_ += formatJsonLine(entry);
   if (pending_.size() > kFlushThreshold) flush();
@@ -130,8 +63,8 @@ void Logger::log(const Entry& entry) {
 
 void Logger::flush() {
   if (pending_.empty()) return;
-  if (sink_ != nullptr) sink_->writeLines(pending_);
-  pending_.clear();
+  if (sink_ != nullptr) sink_->writeLines(std::move(pending_));
+  pending_.clear();  // a moved-from string is valid but unspecified
 }
 
 }  // namespace skiff::access_log

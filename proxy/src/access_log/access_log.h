@@ -5,11 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "stats/stats.h"
 
 namespace skiff::access_log {
 
@@ -39,26 +40,47 @@ struct Entry {
 //  sequence becomes \ufffd so the line stays valid JSON whatever the client sent.
 std::string formatJsonLine(const Entry& entry);
 
-// One open file per path, shared by all workers; appends whole lines. "/dev/stdout" and
-// "/dev/stderr" duplicate the process's descriptor (opening them fails when it is a socket).
+// One open file per path, shared by all workers. Workers never write to it themselves: they
+// hand whole batches of lines to the sink's own writer thread, so a slow or stuck reader (a
+// container runtime reading stdout, a full disk) never stalls a request. When more than
+// kMaxQueuedBytes wait already, a batch is dropped and its lines counted in `dropped`
+// (skiff_access_log_dropped_total). "/dev/stdout" and "/dev/stderr" duplicate the process's
+// descriptor (opening them fails when it is a socket).
 class Sink {
  public:
-  static absl::StatusOr<std::shared_ptr<Sink>> open(const std::string& path);
+  static constexpr size_t kMaxQueuedBytes = 4 * 1024 * 1024;
+
+  // `dropped`, when given, counts lines given up (queue full or writes failing); it is only
+  // incremented from writeLines() callers, that is on the workers' own shards.
+  static absl::StatusOr<std::shared_ptr<Sink>> open(const std::string& path,
+                                                    stats::Counter* dropped = nullptr);
+  // Writes what is queued, waiting at most kCloseWait for a reader that does not read; past
+  // that, the writer thread is left to finish (or block) on its own.
   ~Sink();
-  void writeLines(const std::string& lines);  // thread-safe
-  const std::string& path() const { return path_; }
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+
+  // Queues whole lines for the writer thread; thread-safe, never blocks on I/O. False when
+  // they were dropped.
+  bool writeLines(std::string lines);
+  // Waits until everything queued so far is written (or given up); false on timeout.
+  bool drain(std::chrono::milliseconds timeout);
+  // Lines given up so far (also those the `dropped` counter has not been told about yet).
+  uint64_t droppedLines() const;
+  const std::string& path() const;
 
  private:
-  Sink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  std::string path_;
-  int fd_;
-  // One writeLines() at a time, so lines from different workers never mix.
-  std::mutex mu_;
-  // Guarded by mu_: a run of failed writes is logged once, not on every flush.
-  bool failing_ = false;
+  static constexpr std::chrono::milliseconds kCloseWait{1000};
+  struct State;  // shared with the writer thread, which may outlive the sink
+  Sink(std::shared_ptr<State> state, stats::Counter* dropped);
+  void countDropped(uint64_t lines);
+
+  std::shared_ptr<State> state_;
+  stats::Counter* dropped_;
+  std::thread writer_;
 };
 
-// Per worker: buffers lines and writes them to the sink when the buffer passes 16 KiB or on
+// Per worker: buffers lines and hands them to the sink when the buffer passes 16 KiB or on
 // flush() (the worker calls flush() from a timer about once a second and on shutdown).
 class Logger {
  public:

@@ -86,7 +86,7 @@ class ListenerManager {
 
   stats::Registry& registry_;
   int workers_;
-  AccessLogSinks sinks_;
+  AccessLogSinks sinks_{&registry_};
   std::map<std::string, Active> active_;
   std::vector<std::string> static_order_;  // bootstrap order, for /listeners
   std::set<std::string> warming_;

@@ -13,7 +13,14 @@ absl::StatusOr<std::shared_ptr<access_log::Sink>> AccessLogSinks::open(
   if (config.path().empty()) return std::shared_ptr<access_log::Sink>();
   auto& sink = sinks_[config.path()];
   if (!sink) {
-    auto opened = access_log::Sink::open(config.path());
+    stats::Counter* dropped =
+        registry_ == nullptr
+            ? nullptr
+            : &registry_->counter("skiff_access_log_dropped_total",
+                                  "Access-log lines dropped because the log's reader fell "
+                                  "behind (or writes failed); requests never wait for the log.",
+                                  {{"path", config.path()}});
+    auto opened = access_log::Sink::open(config.path(), dropped);
     if (!opened.ok()) return opened.status();
     sink = *opened;
   }

@@ -40,10 +40,13 @@ using ListenerSettingsConstSharedPtr = std::shared_ptr<const ListenerSettings>;
 // Access-log files by path, opened once and shared by every listener that names them.
 class AccessLogSinks {
  public:
+  // With a registry, each sink counts the lines it drops in skiff_access_log_dropped_total.
+  explicit AccessLogSinks(stats::Registry* registry = nullptr) : registry_(registry) {}
   // Null sink for an empty path (logging off).
   absl::StatusOr<std::shared_ptr<access_log::Sink>> open(const config::v1::AccessLog& config);
 
  private:
+  stats::Registry* registry_;
   std::map<std::string, std::shared_ptr<access_log::Sink>> sinks_;
 };
 
