@@ -1,5 +1,6 @@
 #include "common/buffer.h"
 
+#include <cstring>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -120,6 +121,51 @@ TEST(BufferTest, SteadyReadDrainCycleReusesStorage) {
   buffer.drain(100);
   char* second = buffer.reserve(Buffer::kSliceSize);
   EXPECT_EQ(first, second);
+}
+
+}  // namespace
+}  // namespace skiff
+
+namespace skiff {
+namespace {
+
+// An idle connection holds no buffer memory: an emptied buffer gives its 16 KiB slice back to
+// the thread's pool, and the next reserve() anywhere on the thread takes it from there.
+TEST(BufferPoolTest, ReleasedSliceGoesToThePoolAndIsReused) {
+  Buffer read;
+  char* area = read.reserve(Buffer::kSliceSize);  // (from the pool, when earlier tests left any)
+  size_t pooled = Buffer::pooledSlices();
+  memcpy(area, "GET /", 5);
+  read.commit(5);
+  read.drain(5);
+  EXPECT_EQ(Buffer::pooledSlices(), pooled) << "an empty buffer keeps its slice until released";
+  read.releaseStorage();
+  EXPECT_EQ(Buffer::pooledSlices(), pooled + 1);
+  Buffer other;
+  EXPECT_EQ(other.reserve(Buffer::kSliceSize), area) << "the pooled slice is reused";
+  EXPECT_EQ(Buffer::pooledSlices(), pooled);
+}
+
+TEST(BufferPoolTest, ReleaseKeepsBytesThatAreStillThere) {
+  Buffer buffer;
+  buffer.add("pending");
+  buffer.releaseStorage();
+  EXPECT_EQ(buffer.toString(), "pending");
+}
+
+// A long-lived scratch buffer (an encoder's) that moves a 16 KiB slice's bytes on must not keep
+// that slice as its spare: one per idle connection is what made them cost 12 KB each.
+TEST(BufferPoolTest, MoveKeepsOnlySmallSpares) {
+  Buffer scratch;
+  char* area = scratch.reserve(Buffer::kSliceSize);
+  size_t pooled = Buffer::pooledSlices();
+  memcpy(area, "hello\n", 6);
+  scratch.commit(6);
+  Buffer out;
+  out.add("HTTP/1.1 200 OK\r\n\r\n");  // room for the small piece: it is copied
+  out.move(scratch);
+  EXPECT_EQ(out.toString(), "HTTP/1.1 200 OK\r\n\r\nhello\n");
+  EXPECT_EQ(Buffer::pooledSlices(), pooled + 1) << "the 16 KiB slice went back to the pool";
 }
 
 }  // namespace

@@ -4,13 +4,72 @@
 #include <cstring>
 
 namespace skiff {
+namespace {
+
+// Per thread, bounded: 64 slices (1 MiB) at most. Pointers and a flag that need no destructor,
+// so a Buffer destroyed during thread exit (after the owner below) still finds a valid state.
+constexpr int kPoolCapacity = 64;
+struct SlicePool {
+  char* slices[kPoolCapacity];
+  int count = 0;
+};
+thread_local SlicePool* t_pool = nullptr;
+thread_local bool t_pool_closed = false;
+
+struct SlicePoolOwner {
+  ~SlicePoolOwner() {
+    if (t_pool != nullptr) {
+      for (int i = 0; i < t_pool->count; ++i) delete[] t_pool->slices[i];
+      delete t_pool;
+      t_pool = nullptr;
+    }
+    t_pool_closed = true;
+  }
+};
+thread_local SlicePoolOwner t_pool_owner;
+
+SlicePool* slicePool() {
+  if (t_pool == nullptr && !t_pool_closed) {
+    (void)&t_pool_owner;  // constructs it, so its destructor runs at thread exit
+    t_pool = new SlicePool;
+  }
+  return t_pool;
+}
+
+}  // namespace
+
+Buffer::SliceStorage Buffer::allocate(size_t capacity) {
+  if (capacity == kSliceSize) {
+    SlicePool* pool = slicePool();
+    if (pool != nullptr && pool->count > 0) {
+      return SliceStorage(pool->slices[--pool->count], buffer_internal::SliceStorageDeleter{capacity});
+    }
+  }
+  return SliceStorage(new char[capacity], buffer_internal::SliceStorageDeleter{capacity});
+}
+
+void buffer_internal::SliceStorageDeleter::operator()(char* storage) const {
+  if (capacity == Buffer::kSliceSize) {
+    SlicePool* pool = slicePool();
+    if (pool != nullptr && pool->count < kPoolCapacity) {
+      pool->slices[pool->count++] = storage;
+      return;
+    }
+  }
+  delete[] storage;
+}
+
+size_t Buffer::pooledSlices() {
+  SlicePool* pool = slicePool();
+  return pool == nullptr ? 0 : static_cast<size_t>(pool->count);
+}
 
 Buffer::Slice& Buffer::tailWithRoom(size_t size) {
   if (slices_.empty() || slices_.back().room() < std::min(size, kSliceSize / 4) ||
       slices_.back().room() == 0) {
     Slice slice;
     slice.capacity = std::max(size, length_ == 0 ? kSmallSliceSize : kSliceSize);
-    slice.storage.reset(new char[slice.capacity]);
+    slice.storage = allocate(slice.capacity);
     slices_.push_back(std::move(slice));
   }
   return slices_.back();
@@ -32,18 +91,23 @@ void Buffer::add(const void* data, size_t size) {
 void Buffer::move(Buffer& other) {
   if (&other == this) return;
   // The storage of a copied (or empty) slice stays with `other`, so a buffer that is filled and
-  // moved on again and again (an encoder's scratch buffer) does not allocate each time.
+  // moved on again and again (an encoder's scratch buffer) does not allocate each time. Not a
+  // 16 KiB slice, though: the thread's pool takes that back, and a long-lived scratch buffer
+  // would otherwise hold one per idle connection.
   Slice spare;
+  auto keepSpare = [&spare](Slice& slice) {
+    if (!spare.storage && slice.capacity < kSliceSize) spare = std::move(slice);
+  };
   for (auto& slice : other.slices_) {
     // Small slices are copied so a chain of tiny pieces does not build up.
     if (slice.size() < 512 && !slices_.empty() && slices_.back().room() >= slice.size()) {
       add(slice.data(), slice.size());
-      if (!spare.storage) spare = std::move(slice);
+      keepSpare(slice);
     } else if (slice.size() > 0) {
       length_ += slice.size();
       slices_.push_back(std::move(slice));
-    } else if (!spare.storage) {
-      spare = std::move(slice);
+    } else {
+      keepSpare(slice);
     }
   }
   other.slices_.clear();
@@ -112,7 +176,7 @@ absl::string_view Buffer::linearize(size_t size) {
   if (slices_.front().size() >= size) return absl::string_view(slices_.front().data(), size);
   Slice merged;
   merged.capacity = std::max(size, kSliceSize);
-  merged.storage.reset(new char[merged.capacity]);
+  merged.storage = allocate(merged.capacity);
   copyOut(0, size, merged.storage.get());
   merged.end = size;
   size_t remaining = length_;
@@ -184,7 +248,7 @@ char* Buffer::reserve(size_t size) {
   if (tail.room() < size) {
     Slice slice;
     slice.capacity = std::max(size, kSliceSize);
-    slice.storage.reset(new char[slice.capacity]);
+    slice.storage = allocate(slice.capacity);
     slices_.push_back(std::move(slice));
     return slices_.back().storage.get();
   }

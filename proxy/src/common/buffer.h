@@ -14,6 +14,15 @@
 #include "absl/strings/string_view.h"
 
 namespace skiff {
+namespace buffer_internal {
+
+// Returns 16 KiB slice storage to the thread's pool (bounded), frees anything else.
+struct SliceStorageDeleter {
+  size_t capacity = 0;
+  void operator()(char* storage) const;
+};
+
+}  // namespace buffer_internal
 
 class Buffer {
  public:
@@ -59,9 +68,21 @@ class Buffer {
   // Up to `max` iovecs describing the readable bytes, for writev().
   int fillIovecs(struct iovec* iov, int max) const;
 
+  // An empty buffer keeps its last slice for the next bytes; this frees it (a connection going
+  // idle holds no buffer memory). 16 KiB slices go back to this thread's pool, where the next
+  // reserve() of any buffer on the thread takes them from.
+  void releaseStorage() {
+    if (length_ == 0) slices_.clear();
+  }
+  // 16 KiB slices this thread's pool holds for reuse (for tests).
+  static size_t pooledSlices();
+
  private:
+  using SliceStorage = std::unique_ptr<char[], buffer_internal::SliceStorageDeleter>;
+  static SliceStorage allocate(size_t capacity);
+
   struct Slice {
-    std::unique_ptr<char[]> storage;
+    SliceStorage storage;
     size_t capacity = 0;
     size_t start = 0;
     size_t end = 0;

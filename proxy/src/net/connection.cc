@@ -12,6 +12,13 @@ constexpr size_t kReadSize = 16 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr int kMaxIovecs = 16;
 
+// Where the socket reads ciphertext into: decrypted at once inside the read callback, so one
+// area per thread serves every TLS connection of a worker (none is held while idle).
+char* tlsReadArea() {
+  static thread_local std::unique_ptr<char[]> area(new char[kReadSize]);
+  return area.get();
+}
+
 struct WriteRequest {
   uv_write_t req;
   Connection* connection;
@@ -165,7 +172,7 @@ void Connection::updateReading() {
 
 void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
-  buf->base = self->tls_ ? self->tls_read_area_.get() : self->read_buffer_.reserve(kReadSize);
+  buf->base = self->tls_ ? tlsReadArea() : self->read_buffer_.reserve(kReadSize);
   buf->len = kReadSize;
 }
 
@@ -180,7 +187,9 @@ void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   if (self->state_ != State::kOpen && !self->tls_handshaking_) return;
   if (nread > 0 && self->tls_) {
     self->bytes_read_ += nread;
-    self->onTlsData(absl::string_view(self->tls_read_area_.get(), static_cast<size_t>(nread)));
+    if (self->onTlsData(absl::string_view(tlsReadArea(), static_cast<size_t>(nread)))) {
+      self->releaseIdleReadBuffer();
+    }
     return;
   }
   if (nread < 0 && self->tls_handshaking_) {
@@ -191,9 +200,13 @@ void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     self->read_buffer_.commit(static_cast<size_t>(nread));
     self->bytes_read_ += nread;
     if (self->callbacks_ != nullptr) self->callbacks_->onRead(self->read_buffer_, false);
+    self->releaseIdleReadBuffer();
     return;
   }
-  if (nread == 0) return;
+  if (nread == 0) {
+    self->releaseIdleReadBuffer();  // libuv's EAGAIN: the reserved slice was not filled
+    return;
+  }
   if (nread == UV_EOF) {
     self->read_eof_ = true;
     self->updateReading();
@@ -204,6 +217,12 @@ void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   SKIFF_LOG(kDebug, "read error from %s: %s", self->remote_address_.toString(),
             uv_strerror(static_cast<int>(nread)));
   self->closeNow(ConnectionEvent::kRemoteClose);
+}
+
+void Connection::releaseIdleReadBuffer() {
+  // The owner consumed everything: an idle connection keeps no read slice (the next read takes
+  // one from the worker's pool).
+  if (read_buffer_.empty()) read_buffer_.releaseStorage();
 }
 
 void Connection::write(Buffer& data, bool end_stream) {
@@ -283,6 +302,10 @@ void Connection::flush() {
     }
     return;
   }
+  // All written: a connection that has also consumed what it read keeps no buffer memory (a
+  // response is usually the last thing that happens before a connection goes idle).
+  write_buffer_.releaseStorage();
+  releaseIdleReadBuffer();
   // Plaintext still waiting for the handshake: the end of stream and the close wait too.
   if (!tls_pending_.empty()) return;
   if (shutdown_after_write_ && !shutdown_sent_) {
@@ -425,7 +448,6 @@ bool Connection::tlsHandshakeComplete() const { return tls_ && tls_->handshakeCo
 
 void Connection::startServerTls(std::unique_ptr<tls::TlsTransport> transport) {
   tls_ = std::move(transport);
-  tls_read_area_.reset(new char[kReadSize]);
   // Bytes read while sniffing are the start of the TLS stream.
   if (read_buffer_.length() > 0) {
     std::string sniffed = read_buffer_.toString();
@@ -442,7 +464,6 @@ void Connection::startClientTls(std::unique_ptr<tls::TlsTransport> transport) {
     return;
   }
   tls_ = std::move(transport);
-  tls_read_area_.reset(new char[kReadSize]);
 }
 
 bool Connection::onTlsData(absl::string_view raw) {

@@ -133,6 +133,7 @@ class Connection : public event::DeferredFlush {
   static void onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void onConnectResult(int status);
   void updateReading();
+  void releaseIdleReadBuffer();
   void flush();
   void onWriteDone(size_t written, int status);
   void afterDrain();
@@ -179,8 +180,6 @@ class Connection : public event::DeferredFlush {
   uv_connect_t* connect_req_ = nullptr;
 
   std::unique_ptr<tls::TlsTransport> tls_;
-  // Where the socket reads ciphertext into: decrypted at once, so one area serves every read.
-  std::unique_ptr<char[]> tls_read_area_;
   Buffer tls_pending_;   // plaintext written by the owner, not yet encrypted
   bool tls_handshaking_ = false;  // client: TCP is up, the handshake is not done yet
   bool tls_close_notify_due_ = false;
