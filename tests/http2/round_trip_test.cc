@@ -343,6 +343,36 @@ TEST_F(RoundTripTest, GoAwayRefusesStreamsAboveLastStreamId) {
   EXPECT_TRUE(client_->shouldClose());
 }
 
+TEST_F(RoundTripTest, GoAwayRefusesRequestsNotSentYet) {
+  // Found by http2_client_fuzz: a request the server's MAX_CONCURRENT_STREAMS holds back in the
+  // codec has no nghttp2 stream yet, so the GOAWAY closed nothing for it and it waited forever.
+  Http2Settings server_settings;
+  server_settings.max_concurrent_streams = 1;
+  server_ = std::make_unique<ServerCodec>(server_settings, server_cb_);
+  client_ = std::make_unique<ClientCodec>(Http2Settings(), client_cb_);
+  server_cb_.codec = server_.get();
+  client_cb_.codec = client_.get();
+  // Both requests are made before the server's SETTINGS arrive; then only one may be open.
+  int32_t first = open(request(), true);
+  int32_t held = open(request(), true);
+  Buffer settings;
+  server_->drainOutput(settings);
+  ASSERT_TRUE(client_->dispatch(settings).ok());
+  pump(*client_, *server_);
+  EXPECT_TRUE(server_cb_.streams[first].has_head);
+  EXPECT_FALSE(server_cb_.streams[held].has_head);
+
+  server_->goAway(kNoError, /*graceful=*/false);
+  pump(*client_, *server_);
+  EXPECT_TRUE(client_cb_.streams[held].reset);
+  EXPECT_EQ(client_cb_.streams[held].reset_code, kRefusedStream);
+  EXPECT_FALSE(client_cb_.streams[first].reset);
+  server_->encodeHead(first, response(), true);
+  pump(*client_, *server_);
+  EXPECT_EQ(client_cb_.streams[first].response.status, 200);
+  EXPECT_EQ(client_->activeStreams(), 0u);
+}
+
 TEST_F(RoundTripTest, GracefulShutdownSendsNoticeThenRealGoAway) {
   int32_t first = open(request(), true);
   pump(*client_, *server_);

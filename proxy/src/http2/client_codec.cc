@@ -99,9 +99,11 @@ class ClientCodec::Impl : public internal::Session {
   }
 
   void onGoAwayReceived(const nghttp2_goaway& goaway) override {
-    // nghttp2 closes the streams above last_stream_id with REFUSED_STREAM right after this.
+    // nghttp2 closes the streams above last_stream_id with REFUSED_STREAM right after this;
+    // requests it has not sent yet are ours to refuse.
     goaway_received_ = true;
     callbacks_.onGoAway(goaway.last_stream_id, goaway.error_code);
+    refuseUnsentStreams(goaway.last_stream_id);
   }
 
  private:

@@ -523,6 +523,20 @@ int Session::streamClosed(int32_t stream_id, uint32_t error_code) {
   return 0;
 }
 
+void Session::refuseUnsentStreams(int32_t last_stream_id) {
+  // nghttp2 opens a stream only when its HEADERS go out; until then (the server's
+  // MAX_CONCURRENT_STREAMS holds it back, or output has not been drained) it is only queued, and
+  // the GOAWAY closes nothing for it. In id order, so callbacks come in a stable order.
+  std::vector<int32_t> unsent;
+  for (const auto& [id, stream] : streams_) {
+    if (id > last_stream_id && nghttp2_session_find_stream(session_, id) == nullptr) {
+      unsent.push_back(id);
+    }
+  }
+  std::sort(unsent.begin(), unsent.end());
+  for (int32_t id : unsent) streamClosed(id, NGHTTP2_REFUSED_STREAM);
+}
+
 int Session::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
   static_cast<Session*>(ud)->frameSent(*frame);
   return 0;

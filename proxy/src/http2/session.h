@@ -113,6 +113,9 @@ class Session {
   // Marks the connection as failed by our own decision (flood, rapid reset): the GOAWAY goes
   // out with `error_code` and dispatch() reports it.
   void failConnection(uint32_t error_code, const char* reason);
+  // Client, on the server's GOAWAY: requests above `last_stream_id` whose HEADERS are still
+  // queued end as REFUSED_STREAM (nghttp2 closes only the streams it has sent).
+  void refuseUnsentStreams(int32_t last_stream_id);
   // The application submitted a GOAWAY itself: not a connection error.
   bool app_goaway_ = false;
 
