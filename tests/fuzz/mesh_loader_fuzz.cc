@@ -1,19 +1,22 @@
 // Drives skiff-control's mesh source: YAML files through parseMesh (schema, merge, semantic
 // validation), then, for a mesh it accepts, the translation for every node. Checks the promises
 // that make a mesh edit safe: a refusal is deterministic and names a file; every workload of an
-// accepted mesh has a valid SPIFFE identity (the CA relies on the loader for that); translation
-// is deterministic and gives every type; and every proxy accepts what it is sent, i.e. each
-// type, pushed in kPushOrder into a ResourceSet (the proxy's own decoding and validation,
-// route tables compiled) is accepted and the merged snapshot builds. A mesh the control plane
-// accepts but a proxy NACKs is a bug of the loader or the translator. (Proxies are checked per
-// instance, and by workload name only for workloads without instances, to keep runs fast.)
+// accepted mesh has a valid SPIFFE identity (the CA relies on the loader for that), and every
+// identity a cluster accepts is one the CA issues; translation is deterministic and gives every
+// type; and every proxy accepts what it is sent, i.e. each type, pushed in kPushOrder into a
+// ResourceSet (the proxy's own decoding and validation, route tables compiled) is accepted and
+// the merged snapshot builds. A mesh the control plane accepts but a proxy NACKs is a bug of the
+// loader or the translator. (Proxies are checked per instance, and by workload name only for
+// workloads without instances, to keep runs fast.)
 //
 // Input layout (YAML; see tests/fuzz/corpus/mesh): several files in one, each starting at a
 // line "#--- NAME" (a YAML comment); text before the first such line is file "mesh/0.yaml".
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,7 @@
 #include "ca/workload_identity.h"
 #include "fuzz_check.h"
 #include "mesh_loader.h"
+#include "skiff/config/v1/cluster.pb.h"
 #include "translator.h"
 #include "xds/resource_set.h"
 
@@ -38,6 +42,22 @@ std::vector<MeshSource> splitFiles(const std::string& input) {
     }
   }
   return sources;
+}
+
+// Every identity a cluster accepts from its hosts must be one the CA issues to a workload, or
+// mutual TLS to them fails at run time.
+void checkAllowedIdentities(const NodeResources& resources, const std::set<std::string>& issued) {
+  for (const auto& [name, resource] : resources.type(xds::kClusterType).by_name) {
+    config::v1::Cluster cluster;
+    FUZZ_CHECK(resource.resource().UnpackTo(&cluster));
+    for (const std::string& identity : cluster.tls().allowed_identities()) {
+      if (issued.count(identity) == 0) {
+        fprintf(stderr, "cluster %s accepts %s, which the CA issues to no workload\n", name.c_str(),
+                identity.c_str());
+        abort();
+      }
+    }
+  }
 }
 
 // What one proxy does with its resources: the types in push order, as delta updates.
@@ -69,7 +89,8 @@ void proxyAccepts(const NodeResources& resources) {
   }
 }
 
-void checkNode(const mesh::v1::MeshFile& mesh, const config::v1::Node& node) {
+void checkNode(const mesh::v1::MeshFile& mesh, const config::v1::Node& node,
+               const std::set<std::string>& issued) {
   NodeResources resources = translate(mesh, node);
   for (const std::string& type_url : kPushOrder) FUZZ_CHECK(resources.by_type.count(type_url) == 1);
   NodeResources again = translate(mesh, node);
@@ -80,6 +101,7 @@ void checkNode(const mesh::v1::MeshFile& mesh, const config::v1::Node& node) {
     for (const auto& [type_url, typed] : resources.by_type) FUZZ_CHECK(typed.by_name.empty());
     return;
   }
+  checkAllowedIdentities(resources, issued);
   proxyAccepts(resources);
 }
 
@@ -104,6 +126,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
 
+  // What the CA issues to each workload; the loader promises every one is a valid identity.
+  std::set<std::string> issued;
   for (const mesh::v1::Workload& workload : mesh->workloads()) {
     absl::StatusOr<std::string> identity = ca::workloadSpiffeId(*mesh, workload.name());
     if (!identity.ok()) {
@@ -111,20 +135,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               std::string(identity.status().message()).c_str());
       abort();
     }
+    issued.insert(*identity);
+  }
+  for (const mesh::v1::Workload& workload : mesh->workloads()) {
     // A proxy names its instance (node id) or, without one, only its workload.
     if (workload.instances().empty()) {
       config::v1::Node by_workload;
       by_workload.set_workload(workload.name());
-      checkNode(*mesh, by_workload);
+      checkNode(*mesh, by_workload, issued);
     }
     for (const mesh::v1::Instance& instance : workload.instances()) {
       config::v1::Node node;
       node.set_id(instance.node());
-      checkNode(*mesh, node);
+      checkNode(*mesh, node, issued);
     }
   }
   config::v1::Node stranger;
   stranger.set_id("not-in-the-mesh");
-  checkNode(*mesh, stranger);
+  checkNode(*mesh, stranger, issued);
   return 0;
 }

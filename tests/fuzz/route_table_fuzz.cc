@@ -2,10 +2,10 @@
 // through the proxy's admission (validateRouteConfigurationResource, then RouteTable::create, as
 // the xDS client does); if admitted, fuzzed requests are matched and finalized. Checks: a match
 // is deterministic; virtual hosts are chosen case-insensitively (unless a route tests the
-// authority itself); percent-encoding a query parameter does not change the match (unless a
-// route tests the raw :path); a matched route picks one of its clusters with a positive weight;
-// finalizing never introduces pseudo-headers, `host` or upper-case names. Then a sequence of
-// HeaderMap operations runs against a plain vector model, which must agree after every step.
+// authority itself); percent-encoding the name of a query parameter does not change the match
+// (unless a route tests the raw :path); a matched route picks one of its clusters with a positive
+// weight; finalizing never introduces pseudo-headers, `host` or upper-case names. Then a sequence
+// of HeaderMap operations runs against a plain vector model, which must agree after every step.
 //
 // Input layout (text; see tests/fuzz/corpus/routes), sections separated by a line "%%":
 //   1. a RouteConfiguration in protobuf text format;
