@@ -1,8 +1,15 @@
 // net::Connection with a TLS transport, over real loopback sockets: owners see plaintext, the
 // client's kConnected waits for the handshake, a failed handshake is kConnectFailed.
 
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../tls/test_certificates.h"
@@ -179,6 +186,69 @@ TEST_F(TlsConnectionTest, TlsToAPlaintextServerFailsTheConnect) {
   runUntil([&] { return !client_side_.events.empty(); });
   ASSERT_FALSE(client_side_.events.empty());
   EXPECT_EQ(client_side_.events[0], ConnectionEvent::kConnectFailed);
+}
+
+// A client outside the loop, with OpenSSL on a blocking socket, so a test can end the stream
+// the ways other TLS stacks do: close_notify while the socket stays open, or a TCP FIN alone.
+class BlockingTlsClient {
+ public:
+  enum class Ending { kCloseNotifyOnly, kFinWithoutCloseNotify };
+  BlockingTlsClient(SSL_CTX* context, const SocketAddress& server, std::string payload,
+                    Ending ending)
+      : thread_([=] { run(context, server, payload, ending); }) {}
+  ~BlockingTlsClient() {
+    release_ = true;
+    thread_.join();
+  }
+
+ private:
+  void run(SSL_CTX* context, const SocketAddress& server, const std::string& payload,
+           Ending ending) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd, server.get(), sizeof(sockaddr_in)) != 0) return;
+    SSL* ssl = SSL_new(context);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      SSL_write(ssl, payload.data(), static_cast<int>(payload.size()));
+      if (ending == Ending::kCloseNotifyOnly) {
+        SSL_shutdown(ssl);  // close_notify; the socket stays open
+      } else {
+        ::shutdown(fd, SHUT_WR);  // the TCP stream ends with no close_notify before it
+      }
+      while (!release_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    SSL_free(ssl);
+    ::close(fd);
+  }
+  std::atomic<bool> release_{false};
+  std::thread thread_;
+};
+
+TEST_F(TlsConnectionTest, CloseNotifyWithoutFinIsTheEndOfStream) {
+  listen();
+  BlockingTlsClient client(client_context_->clientContext(), bound_, "all of it",
+                           BlockingTlsClient::Ending::kCloseNotifyOnly);
+  runUntil([&] { return server_side_.eof; });
+  EXPECT_EQ(server_side_.received, "all of it");
+  EXPECT_TRUE(server_side_.eof);
+  EXPECT_TRUE(server_side_.events.empty());  // ended, not closed: our side may still answer
+  // Our end (close_notify, then FIN) after the peer's closes the connection cleanly.
+  Buffer reply;
+  reply.add("bye");
+  server_->write(reply, true);
+  runUntil([&] { return !server_->isOpen(); });
+  EXPECT_TRUE(server_->endedCleanly());
+}
+
+TEST_F(TlsConnectionTest, FinWithoutCloseNotifyIsAnAbortNotAnEndOfStream) {
+  listen();
+  BlockingTlsClient client(client_context_->clientContext(), bound_, "cut short",
+                           BlockingTlsClient::Ending::kFinWithoutCloseNotify);
+  runUntil([&] { return server_side_.saw(ConnectionEvent::kRemoteClose); });
+  EXPECT_EQ(server_side_.received, "cut short");
+  EXPECT_FALSE(server_side_.eof);  // the owner never sees a clean end of a truncated stream
+  EXPECT_TRUE(server_side_.saw(ConnectionEvent::kRemoteClose));
+  EXPECT_FALSE(server_->endedCleanly());
 }
 
 }  // namespace

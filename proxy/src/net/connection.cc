@@ -207,11 +207,20 @@ void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     self->releaseIdleReadBuffer();  // libuv's EAGAIN: the reserved slice was not filled
     return;
   }
+  if (nread == UV_EOF && self->tls_) {
+    // A TCP FIN that no close_notify preceded (a close_notify ends reading, so it cannot be
+    // seen after one): whoever cut the stream, its end is unknown, so it ends as an abort and
+    // never as a clean end of stream that would pass a truncated stream off as complete.
+    if (self->tls_->handshakeComplete()) {
+      SKIFF_LOG(kDebug, "TLS with %s: TCP end of stream without close_notify",
+                self->remote_address_.toString());
+      self->tls_->noteTruncated();
+    }
+    self->closeNow(ConnectionEvent::kRemoteClose);
+    return;
+  }
   if (nread == UV_EOF) {
-    self->read_eof_ = true;
-    self->updateReading();
-    if (self->callbacks_ != nullptr) self->callbacks_->onRead(self->read_buffer_, true);
-    if (self->shutdown_done_) self->closeNow(ConnectionEvent::kRemoteClose);
+    self->onEndOfStream();
     return;
   }
   SKIFF_LOG(kDebug, "read error from %s: %s", self->remote_address_.toString(),
@@ -485,10 +494,23 @@ bool Connection::onTlsData(absl::string_view raw) {
     flush_scheduled_ = true;
     dispatcher_.scheduleFlush(this);
   }
+  if (tls_->peerClosed() && !read_eof_) {
+    // close_notify is TLS's end of stream, whether or not the TCP FIN follows (a peer may keep
+    // the socket open until it reads ours).
+    onEndOfStream();
+    return state_ != State::kClosed;
+  }
   if (read_buffer_.length() > plaintext_before && callbacks_ != nullptr) {
     callbacks_->onRead(read_buffer_, false);
   }
   return state_ != State::kClosed;
+}
+
+void Connection::onEndOfStream() {
+  read_eof_ = true;
+  updateReading();
+  if (callbacks_ != nullptr) callbacks_->onRead(read_buffer_, true);
+  if (shutdown_done_ && state_ != State::kClosed) closeNow(ConnectionEvent::kRemoteClose);
 }
 
 void Connection::onTlsHandshakeDone() {

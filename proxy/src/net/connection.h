@@ -134,6 +134,9 @@ class Connection : public event::DeferredFlush {
   void onConnectResult(int status);
   void updateReading();
   void releaseIdleReadBuffer();
+  // The peer's end of stream (a TCP FIN, or TLS's close_notify): reading stops and the owner
+  // is told; the connection closes if our side has ended too.
+  void onEndOfStream();
   void flush();
   void onWriteDone(size_t written, int status);
   void afterDrain();

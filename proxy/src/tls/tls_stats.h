@@ -1,6 +1,7 @@
 #pragma once
 
-// Handshake outcomes of one listener (side "downstream") or one cluster (side "upstream").
+// TLS outcomes of one listener (side "downstream") or one cluster (side "upstream"): handshakes,
+// and streams the peer ended without close_notify.
 // Created on the main thread (the registry returns the same counters for the same labels);
 // TlsTransports on the workers only increment them.
 
@@ -17,6 +18,7 @@ struct TlsHandshakeStats {
   // refused because the proxy had no identity yet.
   stats::Counter& plaintext_refused;
   stats::Counter& no_identity;
+  stats::Counter& truncated;
 
   static TlsHandshakeStats create(stats::Registry& registry, const std::string& side,
                                   const std::string& name) {
@@ -29,6 +31,10 @@ struct TlsHandshakeStats {
         registry.counter("skiff_tls_handshakes_total", help, labels("failure")),
         registry.counter("skiff_tls_handshakes_total", help, labels("plaintext_refused")),
         registry.counter("skiff_tls_handshakes_total", help, labels("no_identity")),
+        registry.counter("skiff_tls_truncated_total",
+                         "TLS connections whose peer ended TCP without close_notify (ended as "
+                         "an abort), by side and listener or cluster.",
+                         {{"side", side}, {"name", name}}),
     };
   }
 };

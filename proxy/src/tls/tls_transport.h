@@ -59,6 +59,11 @@ class TlsTransport {
   // The peer sent close_notify: no more plaintext will come.
   bool peerClosed() const { return peer_closed_; }
   bool failed() const { return failed_; }
+  // The TCP stream ended after the handshake without the peer's close_notify: counted, since
+  // what the peer meant to send may have been cut short.
+  void noteTruncated() {
+    if (stats_ != nullptr) stats_->truncated.inc();
+  }
   // The verified peer's SPIFFE URI (empty before the handshake completes).
   const std::string& peerIdentity() const { return state_.peer_identity; }
   // The SPIFFE URI in our own certificate.
