@@ -193,6 +193,7 @@ class Builder {
 
     Listener listener;
     listener.set_name("inbound");
+    listener.set_traffic_direction(Listener::INBOUND);
     listener.mutable_address()->set_address(instanceAddress(self));
     listener.mutable_address()->set_port(
         firstSet(self.inbound_port(), workload.inbound_port(), kDefaultInboundPort));
@@ -235,6 +236,7 @@ class Builder {
 
     Listener listener;
     listener.set_name("outbound");
+    listener.set_traffic_direction(Listener::OUTBOUND);
     listener.mutable_address()->set_address(kDefaultInstanceAddress);
     listener.mutable_address()->set_port(
         firstSet(instance ? instance->outbound_port() : 0, workload.outbound_port(),

@@ -22,8 +22,8 @@
 namespace skiff::access_log {
 namespace {
 
-Entry sampleEntry() {
-  Entry e;
+StreamInfo sampleEntry() {
+  StreamInfo e;
   e.start_time = absl::FromUnixMillis(1795309323456);  // 2026-11-22T01:02:03.456Z
   e.protocol = "HTTP/1.1";
   e.method = "GET";
@@ -70,16 +70,16 @@ TEST(FormatJsonLineTest, WholeLine) {
 }
 
 TEST(FormatJsonLineTest, GrpcStatusWhenPresent) {
-  Entry e = sampleEntry();
+  StreamInfo e = sampleEntry();
   e.grpc_status = 14;
   EXPECT_NE(formatJsonLine(e).find("\"status\":200,\"grpc_status\":14,"), std::string::npos);
 }
 
 TEST(FormatJsonLineTest, TcpEntryWithEmptyFields) {
-  Entry e;
+  StreamInfo e;
   e.start_time = absl::FromUnixSeconds(0);
   e.protocol = "TCP";
-  e.flags = "UF,URX";
+  e.response_flags = "UF,URX";
   EXPECT_EQ(formatJsonLine(e),
             "{\"time\":\"1970-01-01T00:00:00.000Z\",\"method\":\"\",\"authority\":\"\","
             "\"path\":\"\",\"protocol\":\"TCP\",\"status\":0,\"grpc_status\":null,"
@@ -90,7 +90,7 @@ TEST(FormatJsonLineTest, TcpEntryWithEmptyFields) {
 }
 
 TEST(FormatJsonLineTest, EscapesQuotesBackslashesAndControlCharacters) {
-  Entry e = sampleEntry();
+  StreamInfo e = sampleEntry();
   e.path = "/a\"b\\c";
   e.authority = "line\nbreak\r\ttab";
   static const char kMethod[] =
@@ -111,7 +111,7 @@ TEST(FormatJsonLineTest, EscapesQuotesBackslashesAndControlCharacters) {
 }
 
 TEST(FormatJsonLineTest, Utf8PassesThroughInvalidBytesAreReplaced) {
-  Entry e = sampleEntry();
+  StreamInfo e = sampleEntry();
   e.path = "/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80";  // é € 😀
   EXPECT_EQ(field(formatJsonLine(e), "path"), "\"/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80\"");
   // Lone continuation, truncated sequence, overlong "/", UTF-16 surrogate, past U+10FFFF.
@@ -129,7 +129,7 @@ TEST(FormatJsonLineTest, Utf8PassesThroughInvalidBytesAreReplaced) {
 }
 
 TEST(FormatJsonLineTest, TimeIsUtcWithMillisecondsTruncated) {
-  Entry e = sampleEntry();
+  StreamInfo e = sampleEntry();
   e.start_time = absl::FromUnixMicros(1795309323456999);
   EXPECT_EQ(field(formatJsonLine(e), "time"), "\"2026-11-22T01:02:03.456Z\"");
   e.start_time = absl::FromCivil(absl::CivilSecond(2024, 2, 29, 23, 59, 59), absl::UTCTimeZone()) +
@@ -142,7 +142,7 @@ TEST(FormatJsonLineTest, TimeIsUtcWithMillisecondsTruncated) {
 }
 
 TEST(FormatJsonLineTest, DurationHasThreeDecimals) {
-  Entry e = sampleEntry();
+  StreamInfo e = sampleEntry();
   auto duration = [&](int64_t us) {
     e.duration = std::chrono::microseconds(us);
     return field(formatJsonLine(e), "duration_ms");
@@ -156,7 +156,7 @@ TEST(FormatJsonLineTest, DurationHasThreeDecimals) {
 }
 
 TEST(FormatJsonLineTest, NumbersAreIntegers) {
-  Entry e = sampleEntry();
+  StreamInfo e = sampleEntry();
   e.status = 503;
   e.bytes_received = 18446744073709551615u;
   e.bytes_sent = 1u << 31;
@@ -475,7 +475,7 @@ TEST_F(LoggerTest, WorkersShareOneSink) {
   for (int w = 0; w < kWorkers; ++w) {
     threads.emplace_back([&, w] {
       Logger logger(sink);
-      Entry e = sampleEntry();
+      StreamInfo e = sampleEntry();
       for (int i = 0; i < kEntries; ++i) {
         e.request_id = absl::StrCat(w, "-", i);
         logger.log(e);

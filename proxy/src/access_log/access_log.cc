@@ -23,7 +23,7 @@ std::string formatDurationMs(std::chrono::microseconds duration) {
 
 }  // namespace
 
-std::string formatJsonLine(const Entry& entry) {
+std::string formatJsonLine(const StreamInfo& entry) {
   std::string out;
   out.reserve(256 + entry.path.size() + entry.authority.size());
   out += "{\"time\":";
@@ -47,7 +47,7 @@ std::string formatJsonLine(const Entry& entry) {
   out += ",\"upstream_host\":";
   appendJsonString(out, entry.upstream_host);
   out += ",\"flags\":";
-  appendJsonString(out, entry.flags.empty() ? std::string("-") : entry.flags);
+  appendJsonString(out, entry.response_flags.empty() ? absl::string_view("-") : absl::string_view(entry.response_flags));
   out += ",\"request_id\":";
   appendJsonString(out, entry.request_id);
   out += ",\"downstream_remote\":";
@@ -56,7 +56,7 @@ std::string formatJsonLine(const Entry& entry) {
   return out;
 }
 
-void Logger::log(const Entry& entry) {
+void Logger::log(const StreamInfo& entry) {
   pending_ += formatJsonLine(entry);
   if (pending_.size() > kFlushThreshold) flush();
 }

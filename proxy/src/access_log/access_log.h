@@ -11,34 +11,18 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "stats/stats.h"
+#include "stream_info/stream_info.h"
 
 namespace skiff::access_log {
 
-struct Entry {
-  absl::Time start_time;
-  std::string protocol;  // "HTTP/1.1", "TCP"
-  std::string method;
-  std::string authority;
-  std::string path;
-  int status = 0;  // 0 for TCP
-  int grpc_status = -1;  // the response's grpc-status; -1 when it had none
-  uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
-  std::chrono::microseconds duration{0};
-  std::string upstream_cluster;
-  std::string upstream_host;
-  std::string flags;  // response flags, e.g. "UF", "NR"; empty for none
-  std::string request_id;
-  std::string downstream_remote;
-};
-
+// One line per StreamInfo (an HTTP request or a TCP session):
 // {"time":"<RFC3339 UTC with ms>","method":...,"authority":...,"path":...,"protocol":...,
 //  "status":200,"grpc_status":null or 14,"bytes_received":0,"bytes_sent":12,"duration_ms":1.234,
 //  "upstream_cluster":...,"upstream_host":...,"flags":"-" or the flags,"request_id":...,
 //  "downstream_remote":...}\n  with JSON string escaping: \" \\ \n \r \t, other control
 //  characters (and DEL) as \u00XX; valid UTF-8 passes through, each byte of an invalid
 //  sequence becomes \ufffd so the line stays valid JSON whatever the client sent.
-std::string formatJsonLine(const Entry& entry);
+std::string formatJsonLine(const StreamInfo& entry);
 
 // One open file per path, shared by all workers. Workers never write to it themselves: they
 // hand whole batches of lines to the sink's own writer thread, so a slow or stuck reader (a
@@ -86,7 +70,7 @@ class Logger {
  public:
   explicit Logger(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
   ~Logger() { flush(); }
-  void log(const Entry& entry);
+  void log(const StreamInfo& entry);
   void flush();
 
  private:

@@ -1,21 +1,22 @@
 #pragma once
 
-// One request/response exchange, whatever the downstream protocol: the proxy headers
-// (x-request-id, x-forwarded-*), the Router, local replies, stats and the access-log line.
-// The downstream connection (HTTP/1.1 or HTTP/2) frames what the stream produces through the
-// ResponseEncoder it implements.
+// One request/response exchange, whatever the downstream protocol. It runs the listener's
+// filter chain (http/filter.h) on the request, takes the response at the end of the chain,
+// answers local replies, and, when the exchange ends, records stats and the access-log line
+// from the stream's StreamInfo. The downstream connection (HTTP/1.1 or HTTP/2) frames the
+// response through the ResponseEncoder it implements.
 
-#include <chrono>
 #include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
+#include "http/filter_manager.h"
 #include "http/header_map.h"
 #include "http/http_listener_config.h"
 #include "net/connection.h"
-#include "router/router.h"
+#include "router/route_table.h"
 #include "server/worker_context.h"
+#include "stream_info/stream_info.h"
 
 namespace skiff::http {
 
@@ -33,8 +34,9 @@ class ResponseEncoder {
   virtual void onStreamComplete(bool reset) = 0;
 };
 
-class ActiveStream : public router::RouterCallbacks {
+class ActiveStream : private FilterManagerCallbacks {
  public:
+  // `remote_ip` and `remote_address` belong to the connection, which outlives its streams.
   ActiveStream(server::WorkerContext& worker, const HttpListenerConfig& config,
                ResponseEncoder& encoder, const std::string& remote_ip,
                const std::string& remote_address, const net::Connection& connection);
@@ -47,56 +49,50 @@ class ActiveStream : public router::RouterCallbacks {
   void decodeTrailers(HeaderMap&& trailers);
 
   // The proxy answers by itself: a short text body (or, for gRPC, a trailers-only response)
-  // and the response flag in x-skiff-flags.
-  void sendLocalReply(int status, absl::string_view flag, absl::string_view detail);
+  // and the response flag in x-skiff-flags. After the response started: a reset.
+  void sendLocalReply(int status, absl::string_view flag, absl::string_view detail) override;
   // The downstream went away or broke the protocol mid-stream.
   void abort(absl::string_view flag);
   // The downstream cannot take more response bytes (true), or can again.
   void onDownstreamWriteBlocked(bool blocked);
 
   bool requestComplete() const { return request_complete_; }
-  bool responseStarted() const { return response_started_; }
+  bool responseStarted() const { return filters_.responseStarted(); }
   bool complete() const { return complete_; }
-  int status() const { return status_; }
-
-  // router::RouterCallbacks
-  void onUpstreamHead(ResponseHead&& head, bool end_stream) override;
-  void onUpstreamData(Buffer& data, bool end_stream) override;
-  void onUpstreamTrailers(HeaderMap&& trailers) override;
-  void onUpstreamFailure(int status, absl::string_view flag, absl::string_view detail) override;
-  void onUpstreamWriteBlocked(bool blocked) override;
-  const net::Connection* downstreamConnection() const override { return &connection_; }
+  int status() const { return info_.status; }
 
  private:
+  // FilterManagerCallbacks
+  void encodeHeadersDownstream(ResponseHead& head, bool end_stream) override;
+  void encodeDataDownstream(Buffer& data, bool end_stream) override;
+  void encodeTrailersDownstream(HeaderMap& trailers) override;
+  void readDisableDownstream(bool disable) override { encoder_.readDisable(disable); }
+  StreamInfo& streamInfo() override { return info_; }
+  server::WorkerContext& worker() override { return worker_; }
+  const net::Connection& connection() override { return connection_; }
+  const router::RouteEntry* route() override;
+
+  void markRequestComplete();
   void finish(bool reset);
-  // The listener's authorization policy (before routing): false when the request was denied
-  // and answered 403.
-  bool authorize();
-  // Listeners with `tls`: the caller cannot choose the identity the application sees.
-  void rewriteClientIdentity(HeaderMap& headers);
   void noteGrpcStatus(const HeaderMap& headers);
+  void logAccess();
 
   server::WorkerContext& worker_;
   const HttpListenerConfig& config_;
   ResponseEncoder& encoder_;
-  const std::string& remote_ip_;
-  const std::string& remote_address_;
   // The downstream connection: the caller's TLS identity and destination port.
   const net::Connection& connection_;
-  std::chrono::steady_clock::time_point start_;
-  absl::Time start_time_;
-  std::unique_ptr<router::Router> router_;
-  std::string method_, authority_, path_, request_id_, flags_;
-  Protocol protocol_ = Protocol::kHttp11;
-  int status_ = 0;
-  int grpc_status_ = -1;  // from the response's head (trailers-only) or trailers
-  uint64_t bytes_received_ = 0;
-  uint64_t bytes_sent_ = 0;
+  StreamInfo info_;
+  // The stream keeps the request (filters may hold it) and the route table it matched in.
+  RequestHead request_head_;
+  HeaderMap request_trailers_;
+  std::shared_ptr<const router::RouteTable> routes_;
+  const router::RouteEntry* route_ = nullptr;
+  bool route_resolved_ = false;
   bool is_head_request_ = false;
-  bool grpc_ = false;
   bool request_complete_ = false;
-  bool response_started_ = false;
   bool complete_ = false;
+  FilterManager filters_;  // last: its filters may use everything above while they end
 };
 
 }  // namespace skiff::http

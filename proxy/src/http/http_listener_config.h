@@ -7,14 +7,11 @@
 #include <string>
 
 #include "access_log/access_log.h"
+#include "http/filter_chain.h"
 #include "http/listener_stats.h"
 #include "http1/codec.h"
 #include "router/route_table.h"
 #include "skiff/config/v1/listener.pb.h"
-
-namespace skiff::filters::authz {
-class ListenerAuthorization;
-}
 
 namespace skiff::http {
 
@@ -32,11 +29,8 @@ struct HttpListenerConfig {
   ListenerStats* stats = nullptr;
   config::v1::HttpConnectionManager::CodecType codec_type = config::v1::HttpConnectionManager::AUTO;
   config::v1::Http2Options http2;
-  // The listener's `authorization`, checked per request before routing (null: all allowed).
-  std::shared_ptr<const filters::authz::ListenerAuthorization> authorization;
-  // Listeners with `tls`: this header is removed from every request and, when the caller came
-  // over mutual TLS, set to "By=<own identity>;URI=<caller identity>". Empty: left alone.
-  std::string client_identity_header;
+  // What every request goes through, the router last (server/http_filter_chains.cc).
+  FilterChainFactory filter_chain;
 };
 
 }  // namespace skiff::http

@@ -17,24 +17,15 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Router::Router(server::WorkerContext& worker, RouterCallbacks& callbacks,
-               std::shared_ptr<const RouteTable> routes)
-    : worker_(worker), callbacks_(callbacks), routes_(std::move(routes)) {}
+Router::Router(server::WorkerContext& worker, RouterCallbacks& callbacks, const RouteEntry& route,
+               StreamInfo& info)
+    : worker_(worker), callbacks_(callbacks), route_(&route), info_(info) {}
 
 Router::~Router() { reset(); }
 
-const std::string& Router::upstreamAddress() const {
-  static const std::string kNone;
-  return host_ ? host_->address : kNone;
-}
-
 void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
-  route_ = routes_->match(head);
-  if (route_ == nullptr) {
-    fail(404, "NR", absl::StrCat("no route for ", head.authority, head.pathWithoutQuery()));
-    return;
-  }
   cluster_name_ = route_->pickCluster(worker_.random().next());
+  info_.upstream_cluster = cluster_name_;
   upstream::ThreadLocalCluster* cluster = worker_.clusters().get(cluster_name_);
   if (cluster == nullptr) {
     fail(503, "NC", absl::StrCat("cluster ", cluster_name_, " not found"));
@@ -58,6 +49,7 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
     return;
   }
 
+  info_.upstream_host = host_->address;
   grpc_timeout_ = http::grpc::parseTimeout(head.headers);
   route_->finalizeRequest(head);
   // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one.
@@ -72,6 +64,7 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
 }
 
 void Router::requestUpstream(upstream::ThreadLocalCluster& cluster) {
+  ++info_.attempt_count;
   pool_ = cluster.pool(host_);
   pending_ = pool_->newStream(*this);
 }

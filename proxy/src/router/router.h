@@ -1,9 +1,11 @@
 #pragma once
 
-// The router: the upstream half of one request. Matches the route, picks the cluster and host,
-// takes a request slot from the host's pool, sends the request, relays the response, and
-// enforces the route's timeouts. Failures come back as a status and a response flag for the
-// local reply. It knows no wire protocol: pools hand out UpstreamRequests.
+// The router: the upstream half of one request, for the route its stream matched. Picks the
+// cluster and host, takes a request slot from the host's pool, sends the request, relays the
+// response, and enforces the route's timeouts. Failures come back as a status and a response
+// flag for the local reply. It knows no wire protocol: pools hand out UpstreamRequests. What it
+// learns (cluster, host, attempts) goes into the stream's StreamInfo. RouterFilter makes it the
+// last filter of every HTTP chain.
 
 #include <chrono>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "net/connection.h"
 #include "router/route_table.h"
 #include "server/worker_context.h"
+#include "stream_info/stream_info.h"
 #include "upstream/upstream_request.h"
 
 namespace skiff::router {
@@ -39,8 +42,9 @@ class RouterCallbacks {
 
 class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestCallbacks {
  public:
-  Router(server::WorkerContext& worker, RouterCallbacks& callbacks,
-         std::shared_ptr<const RouteTable> routes);
+  // `route` and `info` outlive the router (the stream keeps both).
+  Router(server::WorkerContext& worker, RouterCallbacks& callbacks, const RouteEntry& route,
+         StreamInfo& info);
   ~Router() override;
 
   void decodeHeaders(http::RequestHead&& head, bool end_stream);
@@ -50,9 +54,6 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestC
   void onDownstreamWriteBlocked(bool blocked);
   // The downstream went away or the stream ended early: abandon the upstream exchange.
   void reset();
-
-  const std::string& clusterName() const { return cluster_name_; }
-  const std::string& upstreamAddress() const;
 
   // upstream::PoolCallbacks
   void onPoolReady(std::unique_ptr<upstream::UpstreamRequest> request, bool reused) override;
@@ -78,8 +79,8 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestC
 
   server::WorkerContext& worker_;
   RouterCallbacks& callbacks_;
-  std::shared_ptr<const RouteTable> routes_;  // keeps route_ alive
-  const RouteEntry* route_ = nullptr;
+  const RouteEntry* route_;
+  StreamInfo& info_;
   upstream::ClusterInfoConstSharedPtr cluster_info_;
   std::string cluster_name_;
   upstream::HostSharedPtr host_;

@@ -5,6 +5,7 @@
 #include "config/duration.h"
 #include "filters/authz/listener_authorization.h"
 #include "router/route_table.h"
+#include "server/http_filter_chains.h"
 
 namespace skiff::server {
 
@@ -85,12 +86,14 @@ absl::StatusOr<ListenerSettingsConstSharedPtr> buildListenerSettings(
     config->stats = stats;
     config->codec_type = hcm.codec_type();
     config->http2 = hcm.http2();
-    config->authorization = authorization;
+    HttpFilterSettings filters;
+    filters.authorization = authorization;
     if (listener.has_tls()) {
-      config->client_identity_header = listener.tls().client_identity_header().empty()
+      filters.client_identity_header = listener.tls().client_identity_header().empty()
                                            ? config::kDefaultClientIdentityHeader
                                            : listener.tls().client_identity_header();
     }
+    config->filter_chain = buildHttpFilterChain(listener.traffic_direction(), filters);
     settings->http = std::move(config);
   }
   // The L4 handler, or the fallback of an HTTP listener for connections that are not HTTP.

@@ -196,7 +196,9 @@ void TcpProxySession::completeIfClosed() {
 void TcpProxySession::logAccess() {
   access_log::Logger* logger = worker_.accessLogger(config_->access_log);
   if (logger == nullptr) return;
-  access_log::Entry entry;
+  // A session keeps a few compact fields rather than a whole StreamInfo: sessions live long
+  // and idle, and the record is only needed now.
+  StreamInfo entry;
   entry.start_time = start_time_;
   entry.protocol = "TCP";
   entry.bytes_received = bytes_from_downstream_;
@@ -205,8 +207,9 @@ void TcpProxySession::logAccess() {
       std::chrono::steady_clock::now() - start_);
   entry.upstream_cluster = config_->cluster;
   if (host_) entry.upstream_host = host_->address;
-  entry.flags = flags_;
-  entry.downstream_remote = downstream_->remoteAddress().toString();
+  entry.response_flags = flags_;
+  std::string remote = downstream_->remoteAddress().toString();
+  entry.downstream_remote = remote;
   logger->log(entry);
 }
 

@@ -1,0 +1,352 @@
+#include "http/filter_manager.h"
+
+#include <algorithm>
+
+namespace skiff::http {
+
+// What one decoder filter sees of its stream; also where the events it holds wait.
+class FilterManager::DecoderSlot : public DecoderFilterCallbacks {
+ public:
+  DecoderSlot(FilterManager& manager, StreamDecoderFilter& filter, size_t index)
+      : manager_(manager), filter_(&filter), index_(index) {}
+
+  StreamDecoderFilter& filter() { return *filter_; }
+  size_t index() const { return index_; }
+  Held& held() {
+    if (!held_) held_ = std::make_unique<Held>();
+    return *held_;
+  }
+  std::unique_ptr<Held> takeHeld() { return std::move(held_); }
+  bool stopped = false;
+
+  // DecoderFilterCallbacks
+  StreamInfo& streamInfo() override { return manager_.callbacks_.streamInfo(); }
+  server::WorkerContext& worker() override { return manager_.callbacks_.worker(); }
+  const net::Connection& connection() override { return manager_.callbacks_.connection(); }
+  const router::RouteEntry* route() override { return manager_.callbacks_.route(); }
+  void sendLocalReply(int status, absl::string_view flag, absl::string_view detail) override {
+    manager_.callbacks_.sendLocalReply(status, flag, detail);
+  }
+  void continueDecoding() override { manager_.continueDecoding(*this); }
+  // After a local reply, what the producer still sends is not the response any more.
+  void encodeHeaders(ResponseHead&& head, bool end_stream) override {
+    if (!manager_.local_reply_) manager_.encodeHeaders(std::move(head), end_stream);
+  }
+  void encodeData(Buffer& data, bool end_stream) override {
+    if (manager_.local_reply_) {
+      data.clear();
+      return;
+    }
+    manager_.encodeData(data, end_stream);
+  }
+  void encodeTrailers(HeaderMap&& trailers) override {
+    if (!manager_.local_reply_) manager_.encodeTrailers(std::move(trailers));
+  }
+  void readDisableDownstream(bool disable) override { manager_.readDisableFromFilter(disable); }
+
+ private:
+  FilterManager& manager_;
+  StreamDecoderFilter* filter_;
+  size_t index_;
+  std::unique_ptr<Held> held_;
+};
+
+class FilterManager::EncoderSlot : public EncoderFilterCallbacks {
+ public:
+  EncoderSlot(FilterManager& manager, StreamEncoderFilter& filter, size_t index)
+      : manager_(manager), filter_(&filter), index_(index) {}
+
+  StreamEncoderFilter& filter() { return *filter_; }
+  size_t index() const { return index_; }
+  Held& held() {
+    if (!held_) held_ = std::make_unique<Held>();
+    return *held_;
+  }
+  std::unique_ptr<Held> takeHeld() { return std::move(held_); }
+  bool stopped = false;
+
+  // EncoderFilterCallbacks
+  StreamInfo& streamInfo() override { return manager_.callbacks_.streamInfo(); }
+  server::WorkerContext& worker() override { return manager_.callbacks_.worker(); }
+  const net::Connection& connection() override { return manager_.callbacks_.connection(); }
+  const router::RouteEntry* route() override { return manager_.callbacks_.route(); }
+  void sendLocalReply(int status, absl::string_view flag, absl::string_view detail) override {
+    manager_.callbacks_.sendLocalReply(status, flag, detail);
+  }
+  void continueEncoding() override { manager_.continueEncoding(*this); }
+
+ private:
+  FilterManager& manager_;
+  StreamEncoderFilter* filter_;
+  size_t index_;
+  std::unique_ptr<Held> held_;
+};
+
+FilterManager::FilterManager(FilterManagerCallbacks& callbacks) : callbacks_(callbacks) {}
+
+FilterManager::~FilterManager() { destroyFilters(); }
+
+void FilterManager::addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) {
+  pending_decoders_.push_back(filter.get());
+  filters_.push_back(std::move(filter));
+}
+
+void FilterManager::addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter) {
+  pending_encoders_.push_back(filter.get());
+  filters_.push_back(std::move(filter));
+}
+
+void FilterManager::addFilter(std::unique_ptr<StreamFilter> filter) {
+  pending_decoders_.push_back(filter.get());
+  pending_encoders_.push_back(filter.get());
+  filters_.push_back(std::move(filter));
+}
+
+void FilterManager::createFilters(const FilterChainFactory& factory) {
+  factory.createFilters(*this);
+  decoders_.reserve(pending_decoders_.size());
+  for (StreamDecoderFilter* filter : pending_decoders_) {
+    decoders_.emplace_back(*this, *filter, decoders_.size());
+  }
+  // The response meets the filters in reverse: the first filter sees it last.
+  encoders_.reserve(pending_encoders_.size());
+  for (auto it = pending_encoders_.rbegin(); it != pending_encoders_.rend(); ++it) {
+    encoders_.emplace_back(*this, **it, encoders_.size());
+  }
+  pending_decoders_.clear();
+  pending_decoders_.shrink_to_fit();
+  pending_encoders_.clear();
+  pending_encoders_.shrink_to_fit();
+  for (DecoderSlot& slot : decoders_) slot.filter().setDecoderFilterCallbacks(slot);
+  for (EncoderSlot& slot : encoders_) slot.filter().setEncoderFilterCallbacks(slot);
+}
+
+void FilterManager::destroyFilters() {
+  if (destroyed_) return;
+  destroyed_ = true;
+  decoding_stopped_ = true;
+  for (auto& filter : filters_) filter->onDestroy();
+}
+
+// ---- The request ----
+
+void FilterManager::decodeHeaders(RequestHead& head, bool end_stream) {
+  request_head_ = &head;
+  request_end_in_headers_ = end_stream;
+  decodeHeadersFrom(0);
+}
+
+void FilterManager::decodeData(Buffer& data, bool end_stream) {
+  decodeDataFrom(0, data, end_stream);
+}
+
+void FilterManager::decodeTrailers(HeaderMap& trailers) {
+  request_trailers_ = &trailers;
+  decodeTrailersFrom(0);
+}
+
+void FilterManager::beginLocalReply() {
+  decoding_stopped_ = true;
+  local_reply_ = true;
+}
+
+void FilterManager::decodeHeadersFrom(size_t index) {
+  for (; index < decoders_.size() && !decoding_stopped_; ++index) {
+    DecoderSlot& slot = decoders_[index];
+    FilterStatus status = slot.filter().decodeHeaders(*request_head_, request_end_in_headers_);
+    if (status == FilterStatus::kStop && !decoding_stopped_) {
+      slot.stopped = true;
+      slot.held().headers = true;
+      return;
+    }
+  }
+}
+
+void FilterManager::decodeDataFrom(size_t index, Buffer& data, bool end_stream) {
+  for (; index < decoders_.size() && !decoding_stopped_; ++index) {
+    DecoderSlot& slot = decoders_[index];
+    if (slot.stopped) {
+      holdRequestData(slot, data, end_stream);
+      return;
+    }
+    FilterStatus status = slot.filter().decodeData(data, end_stream);
+    if (status == FilterStatus::kStop && !decoding_stopped_) {
+      slot.stopped = true;
+      holdRequestData(slot, data, end_stream);
+      return;
+    }
+  }
+  data.clear();  // past the last filter (or after a local reply): nobody takes these bytes
+}
+
+void FilterManager::decodeTrailersFrom(size_t index) {
+  for (; index < decoders_.size() && !decoding_stopped_; ++index) {
+    DecoderSlot& slot = decoders_[index];
+    if (slot.stopped) {
+      slot.held().trailers = true;
+      return;
+    }
+    FilterStatus status = slot.filter().decodeTrailers(*request_trailers_);
+    if (status == FilterStatus::kStop && !decoding_stopped_) {
+      slot.stopped = true;
+      slot.held().trailers = true;
+      return;
+    }
+  }
+}
+
+void FilterManager::holdRequestData(DecoderSlot& slot, Buffer& data, bool end_stream) {
+  Held& held = slot.held();
+  held.data = true;
+  held_request_bytes_ += data.length();
+  held.body.move(data);
+  held.end_stream = held.end_stream || end_stream;
+  updateRequestWatermark();
+}
+
+void FilterManager::continueDecoding(DecoderSlot& slot) {
+  if (!slot.stopped || decoding_stopped_) return;
+  slot.stopped = false;
+  std::unique_ptr<Held> held = slot.takeHeld();
+  if (!held) return;
+  held_request_bytes_ -= held->body.length();
+  updateRequestWatermark();
+  // In arrival order; a filter further on may stop again, and then holds the rest in turn.
+  size_t next = slot.index() + 1;
+  if (held->headers) decodeHeadersFrom(next);
+  if (held->data) decodeDataFrom(next, held->body, held->end_stream);
+  if (held->trailers) decodeTrailersFrom(next);
+}
+
+void FilterManager::updateRequestWatermark() {
+  if (!request_held_over_watermark_ && held_request_bytes_ > kHeldBytesHighWatermark) {
+    request_held_over_watermark_ = true;
+  } else if (request_held_over_watermark_ && held_request_bytes_ < kHeldBytesLowWatermark) {
+    request_held_over_watermark_ = false;
+  }
+  updateDownstreamReadDisabled();
+}
+
+void FilterManager::readDisableFromFilter(bool disable) {
+  filter_read_disabled_ = disable;
+  updateDownstreamReadDisabled();
+}
+
+void FilterManager::updateDownstreamReadDisabled() {
+  bool disable = filter_read_disabled_ || request_held_over_watermark_;
+  if (disable == downstream_read_disabled_) return;
+  downstream_read_disabled_ = disable;
+  callbacks_.readDisableDownstream(disable);
+}
+
+// ---- The response ----
+
+void FilterManager::encodeHeaders(ResponseHead&& head, bool end_stream) {
+  response_started_ = true;
+  response_head_ = std::move(head);
+  response_end_in_headers_ = end_stream;
+  encodeHeadersFrom(0);
+}
+
+void FilterManager::encodeData(Buffer& data, bool end_stream) {
+  encodeDataFrom(0, data, end_stream);
+}
+
+void FilterManager::encodeTrailers(HeaderMap&& trailers) {
+  response_trailers_ = std::move(trailers);
+  encodeTrailersFrom(0);
+}
+
+void FilterManager::encodeHeadersFrom(size_t index) {
+  for (; index < encoders_.size(); ++index) {
+    if (destroyed_) return;
+    EncoderSlot& slot = encoders_[index];
+    if (slot.filter().encodeHeaders(response_head_, response_end_in_headers_) ==
+        FilterStatus::kStop) {
+      slot.stopped = true;
+      slot.held().headers = true;
+      return;
+    }
+  }
+  if (!destroyed_) callbacks_.encodeHeadersDownstream(response_head_, response_end_in_headers_);
+}
+
+void FilterManager::encodeDataFrom(size_t index, Buffer& data, bool end_stream) {
+  for (; index < encoders_.size(); ++index) {
+    if (destroyed_) break;
+    EncoderSlot& slot = encoders_[index];
+    if (slot.stopped) {
+      holdResponseData(slot, data, end_stream);
+      return;
+    }
+    if (slot.filter().encodeData(data, end_stream) == FilterStatus::kStop) {
+      slot.stopped = true;
+      holdResponseData(slot, data, end_stream);
+      return;
+    }
+  }
+  if (destroyed_) {
+    data.clear();
+    return;
+  }
+  callbacks_.encodeDataDownstream(data, end_stream);
+}
+
+void FilterManager::encodeTrailersFrom(size_t index) {
+  for (; index < encoders_.size(); ++index) {
+    if (destroyed_) return;
+    EncoderSlot& slot = encoders_[index];
+    if (slot.stopped || slot.filter().encodeTrailers(response_trailers_) == FilterStatus::kStop) {
+      slot.stopped = true;
+      slot.held().trailers = true;
+      return;
+    }
+  }
+  if (!destroyed_) callbacks_.encodeTrailersDownstream(response_trailers_);
+}
+
+void FilterManager::holdResponseData(EncoderSlot& slot, Buffer& data, bool end_stream) {
+  Held& held = slot.held();
+  held.data = true;
+  held_response_bytes_ += data.length();
+  held.body.move(data);
+  held.end_stream = held.end_stream || end_stream;
+  updateResponseWatermark();
+}
+
+void FilterManager::continueEncoding(EncoderSlot& slot) {
+  if (!slot.stopped || destroyed_) return;
+  slot.stopped = false;
+  std::unique_ptr<Held> held = slot.takeHeld();
+  if (!held) return;
+  held_response_bytes_ -= held->body.length();
+  updateResponseWatermark();
+  size_t next = slot.index() + 1;
+  if (held->headers) encodeHeadersFrom(next);
+  if (held->data) encodeDataFrom(next, held->body, held->end_stream);
+  if (held->trailers) encodeTrailersFrom(next);
+}
+
+void FilterManager::updateResponseWatermark() {
+  if (!response_held_over_watermark_ && held_response_bytes_ > kHeldBytesHighWatermark) {
+    response_held_over_watermark_ = true;
+  } else if (response_held_over_watermark_ && held_response_bytes_ < kHeldBytesLowWatermark) {
+    response_held_over_watermark_ = false;
+  }
+  updateDecoderWriteBlocked();
+}
+
+void FilterManager::onDownstreamWriteBlocked(bool blocked) {
+  downstream_write_blocked_ = blocked;
+  updateDecoderWriteBlocked();
+}
+
+void FilterManager::updateDecoderWriteBlocked() {
+  // The response's producer pauses while either the client or the chain's held bytes push back.
+  bool blocked = downstream_write_blocked_ || response_held_over_watermark_;
+  if (blocked == decoders_write_blocked_ || destroyed_) return;
+  decoders_write_blocked_ = blocked;
+  for (DecoderSlot& slot : decoders_) slot.filter().onDownstreamWriteBlocked(blocked);
+}
+
+}  // namespace skiff::http

@@ -1,0 +1,29 @@
+#pragma once
+
+// The HTTP filter chain of each kind of listener, in one place: read http_filter_chains.cc
+// top to bottom to see every step a request takes in each direction.
+
+#include <memory>
+#include <string>
+
+#include "http/filter_chain.h"
+#include "skiff/config/v1/listener.pb.h"
+
+namespace skiff::filters::authz {
+class ListenerAuthorization;
+}
+
+namespace skiff::server {
+
+// What the chains are built from, compiled from the listener's configuration.
+struct HttpFilterSettings {
+  // Listeners with `tls`: the header that carries the verified caller's identity. Empty: none.
+  std::string client_identity_header;
+  // The listener's `authorization` (null: everything is allowed).
+  std::shared_ptr<const filters::authz::ListenerAuthorization> authorization;
+};
+
+http::FilterChainFactory buildHttpFilterChain(config::v1::Listener::TrafficDirection direction,
+                                              const HttpFilterSettings& settings);
+
+}  // namespace skiff::server
