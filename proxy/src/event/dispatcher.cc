@@ -1,42 +1,56 @@
 #include "event/dispatcher.h"
 
 #include "common/logging.h"
+#include "event/simulated_time_system.h"
 
 namespace skiff::event {
 
-Timer::Timer(Dispatcher& dispatcher, std::function<void()> callback)
-    : handle_(new uv_timer_t),
-      callback_(std::make_shared<std::function<void()>>(std::move(callback))) {
-  uv_timer_init(dispatcher.loop(), handle_);
-  handle_->data = this;
-}
+namespace {
 
-Timer::~Timer() {
-  uv_timer_stop(handle_);
-  handle_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
-           [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
-}
+// A timer on the loop. The uv handle is freed by its close callback, after the timer is gone,
+// because libuv may still hold it for the rest of the loop iteration.
+class LibuvTimer : public Timer {
+ public:
+  LibuvTimer(uv_loop_t* loop, TimerCallback callback)
+      : handle_(new uv_timer_t), callback_(std::make_shared<TimerCallback>(std::move(callback))) {
+    uv_timer_init(loop, handle_);
+    handle_->data = this;
+  }
 
-void Timer::enable(std::chrono::milliseconds timeout) {
-  uv_timer_start(
-      handle_,
-      [](uv_timer_t* handle) {
-        auto* self = static_cast<Timer*>(handle->data);
-        if (self == nullptr) return;
-        auto callback = self->callback_;  // survives the timer's destruction by its callback
-        (*callback)();
-      },
-      static_cast<uint64_t>(timeout.count()), 0);
-}
+  ~LibuvTimer() override {
+    uv_timer_stop(handle_);
+    handle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+  }
 
-void Timer::disable() { uv_timer_stop(handle_); }
+  void enable(std::chrono::milliseconds timeout) override {
+    uv_timer_start(
+        handle_,
+        [](uv_timer_t* handle) {
+          auto* self = static_cast<LibuvTimer*>(handle->data);
+          if (self == nullptr) return;
+          auto callback = self->callback_;  // survives the timer's destruction by its callback
+          (*callback)();
+        },
+        static_cast<uint64_t>(timeout.count()), 0);
+  }
 
-bool Timer::enabled() const {
-  return uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_)) != 0;
-}
+  void disable() override { uv_timer_stop(handle_); }
 
-Dispatcher::Dispatcher(std::string name) : name_(std::move(name)) {
+  bool enabled() const override {
+    return uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_)) != 0;
+  }
+
+ private:
+  uv_timer_t* handle_;
+  std::shared_ptr<TimerCallback> callback_;
+};
+
+}  // namespace
+
+Dispatcher::Dispatcher(std::string name)
+    : name_(std::move(name)), time_source_(&RealTimeSource::instance()) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &wakeup_, [](uv_async_t* handle) {
     static_cast<Dispatcher*>(handle->data)->runPosted();
@@ -46,6 +60,16 @@ Dispatcher::Dispatcher(std::string name) : name_(std::move(name)) {
   deferred_idle_.data = this;
   uv_check_init(&loop_, &flush_check_);
   flush_check_.data = this;
+}
+
+Dispatcher::Dispatcher(std::string name, SimulatedTimeSystem& time) : Dispatcher(std::move(name)) {
+  time_source_ = &time;
+  simulated_time_ = &time;
+}
+
+std::unique_ptr<Timer> Dispatcher::createTimer(TimerCallback callback) {
+  if (simulated_time_ != nullptr) return simulated_time_->createTimer(std::move(callback));
+  return std::make_unique<LibuvTimer>(&loop_, std::move(callback));
 }
 
 Dispatcher::~Dispatcher() {

@@ -1,7 +1,9 @@
 #pragma once
 
 // One libuv loop and everything that runs on it. Every callback runs on the loop's thread;
-// post() is the only call that is safe from other threads.
+// post() is the only call that is safe from other threads. The dispatcher also owns the choice
+// of time: real clocks and libuv timers, or a test's SimulatedTimeSystem, so code that reads
+// the time and arms timers through its dispatcher runs unchanged under simulated time.
 
 #include <uv.h>
 
@@ -12,9 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "event/time_source.h"
+#include "event/timer.h"
+
 namespace skiff::event {
 
-class Dispatcher;
+class SimulatedTimeSystem;
 
 // Something with output to push once the current loop iteration's callbacks are done, so that
 // writes made by several callbacks (a response head, then its body) leave in one syscall.
@@ -24,27 +29,14 @@ class DeferredFlush {
   virtual void flushDeferred() = 0;
 };
 
-// A one-shot or re-armable timer. Destroying it cancels it; it may be destroyed from inside its
-// own callback.
-class Timer {
- public:
-  Timer(Dispatcher& dispatcher, std::function<void()> callback);
-  ~Timer();
-  Timer(const Timer&) = delete;
-  Timer& operator=(const Timer&) = delete;
-
-  void enable(std::chrono::milliseconds timeout);
-  void disable();
-  bool enabled() const;
-
- private:
-  uv_timer_t* handle_;
-  std::shared_ptr<std::function<void()>> callback_;
-};
-
 class Dispatcher {
  public:
+  // Real time: the process's clocks, timers on the libuv loop.
   explicit Dispatcher(std::string name);
+  // Simulated time (tests): timers fire only when `time` is advanced, whether or not the loop
+  // runs; post(), flushes and deferred deletes still need the loop. `time` must outlive the
+  // dispatcher; see simulated_time_system.h for its threading rules.
+  Dispatcher(std::string name, SimulatedTimeSystem& time);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -59,9 +51,12 @@ class Dispatcher {
   // Thread-safe: runs `work` on this loop's thread soon. Calls coalesce into one wake-up.
   void post(std::function<void()> work);
 
-  std::unique_ptr<Timer> createTimer(std::function<void()> callback) {
-    return std::make_unique<Timer>(*this, std::move(callback));
-  }
+  // A disarmed timer that runs `callback` on this loop's thread (or, on simulated time, on the
+  // thread advancing the time).
+  std::unique_ptr<Timer> createTimer(TimerCallback callback);
+
+  // Where code on this dispatcher reads the time; simulated when the dispatcher is.
+  TimeSource& timeSource() { return *time_source_; }
 
   // Runs target->flushDeferred() once, after the I/O callbacks of this loop iteration.
   void scheduleFlush(DeferredFlush* target);
@@ -88,6 +83,10 @@ class Dispatcher {
   void clearDeferred();
 
   std::string name_;
+  TimeSource* time_source_;
+  // Null on real time. Only two time systems exist, so a pointer says which one without an
+  // interface whose sole other implementation would be this class's own libuv timers.
+  SimulatedTimeSystem* simulated_time_ = nullptr;
   uv_loop_t loop_;
   uv_async_t wakeup_;
   uv_idle_t deferred_idle_;
