@@ -2,7 +2,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "http/grpc.h"
 
 namespace skiff::http {
@@ -16,8 +15,9 @@ ActiveStream::ActiveStream(server::WorkerContext& worker, const HttpListenerConf
       encoder_(encoder),
       connection_(connection),
       filters_(*this) {
-  info_.start_time = absl::Now();
-  info_.start = std::chrono::steady_clock::now();
+  event::TimeSource& time = worker_.dispatcher().timeSource();
+  info_.start_time = absl::FromChrono(time.systemTime());
+  info_.start = time.monotonicTime();
   info_.downstream_remote = remote_address;
   info_.downstream_remote_ip = remote_ip;
   info_.downstream_peer_identity = connection.peerIdentity();
@@ -26,6 +26,8 @@ ActiveStream::ActiveStream(server::WorkerContext& worker, const HttpListenerConf
 }
 
 ActiveStream::~ActiveStream() { config_.stats->requests_active.sub(1); }
+
+event::MonotonicTime ActiveStream::now() { return worker_.dispatcher().timeSource().monotonicTime(); }
 
 void ActiveStream::decodeHead(RequestHead&& head, bool end_stream) {
   request_head_ = std::move(head);
@@ -67,7 +69,7 @@ void ActiveStream::decodeTrailers(HeaderMap&& trailers) {
 void ActiveStream::markRequestComplete() {
   if (request_complete_) return;
   request_complete_ = true;
-  info_.request_complete = info_.sinceStart(std::chrono::steady_clock::now());
+  info_.request_complete = info_.sinceStart(now());
 }
 
 const router::RouteEntry* ActiveStream::route() {
@@ -88,7 +90,7 @@ void ActiveStream::onDownstreamWriteBlocked(bool blocked) {
 void ActiveStream::encodeHeadersDownstream(ResponseHead& head, bool end_stream) {
   if (complete_) return;
   info_.status = head.status;
-  info_.response_started = info_.sinceStart(std::chrono::steady_clock::now());
+  info_.response_started = info_.sinceStart(now());
   if (info_.grpc && end_stream) noteGrpcStatus(head.headers);
   encoder_.encodeHead(head, end_stream);
   if (end_stream && head.status != 101) finish(false);
@@ -163,7 +165,7 @@ void ActiveStream::finish(bool reset) {
   // Filters end first (the router abandons an unfinished upstream request), then the record
   // they wrote is read.
   filters_.destroyFilters();
-  info_.duration = info_.sinceStart(std::chrono::steady_clock::now());
+  info_.duration = info_.sinceStart(now());
   ListenerStats& stats = *config_.stats;
   // 499 (client closed request), as nginx counts a request the client abandoned.
   stats.requests_total.inc(info_.status == 0 ? 499 : info_.status);

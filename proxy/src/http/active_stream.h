@@ -72,6 +72,7 @@ class ActiveStream : private FilterManagerCallbacks {
   const net::Connection& connection() override { return connection_; }
   const router::RouteEntry* route() override;
 
+  event::MonotonicTime now();
   void markRequestComplete();
   void finish(bool reset);
   void noteGrpcStatus(const HeaderMap& headers);

@@ -455,6 +455,8 @@ const std::string& Connection::negotiatedAlpn() const {
 
 bool Connection::tlsHandshakeComplete() const { return tls_ && tls_->handshakeComplete(); }
 
+bool Connection::tlsFailed() const { return tls_unavailable_ || (tls_ && tls_->failed()); }
+
 void Connection::startServerTls(std::unique_ptr<tls::TlsTransport> transport) {
   tls_ = std::move(transport);
   // Bytes read while sniffing are the start of the TLS stream.
@@ -468,6 +470,7 @@ void Connection::startServerTls(std::unique_ptr<tls::TlsTransport> transport) {
 void Connection::startClientTls(std::unique_ptr<tls::TlsTransport> transport) {
   if (!transport) {
     // No identity to present: fail the connect from the loop, after the owner set callbacks.
+    tls_unavailable_ = true;
     connect_timer_ = dispatcher_.createTimer([this] { onConnectResult(UV_EPROTO); });
     connect_timer_->enable(std::chrono::milliseconds(0));
     return;

@@ -72,6 +72,8 @@ class Connection : public event::DeferredFlush {
   const std::string& negotiatedAlpn() const;
   // True once a TLS handshake finished (false for plaintext).
   bool tlsHandshakeComplete() const;
+  // TLS failed: a handshake or record error, or (client side) no identity to present.
+  bool tlsFailed() const;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -186,6 +188,7 @@ class Connection : public event::DeferredFlush {
   Buffer tls_pending_;   // plaintext written by the owner, not yet encrypted
   bool tls_handshaking_ = false;  // client: TCP is up, the handshake is not done yet
   bool tls_close_notify_due_ = false;
+  bool tls_unavailable_ = false;  // startClientTls() without a transport
 };
 
 }  // namespace skiff::net

@@ -1,8 +1,8 @@
 #pragma once
 
 // The router: the upstream half of one request, for the route its stream matched. Picks the
-// cluster and host, takes a request slot from the host's pool, sends the request, relays the
-// response, and enforces the route's timeouts. Failures come back as a status and a response
+// cluster and a host, makes an UpstreamAttempt (a slot in the host's pool, then the request
+// sent on it), relays the response, and enforces the route's timeouts. Failures come back as a status and a response
 // flag for the local reply. It knows no wire protocol: pools hand out UpstreamRequests. What it
 // learns (cluster, host, attempts) goes into the stream's StreamInfo. RouterFilter makes it the
 // last filter of every HTTP chain.
@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "common/buffer.h"
@@ -18,6 +19,7 @@
 #include "http/header_map.h"
 #include "net/connection.h"
 #include "router/route_table.h"
+#include "router/upstream_attempt.h"
 #include "server/worker_context.h"
 #include "stream_info/stream_info.h"
 #include "upstream/upstream_request.h"
@@ -40,7 +42,9 @@ class RouterCallbacks {
   virtual const net::Connection* downstreamConnection() const { return nullptr; }
 };
 
-class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestCallbacks {
+// The request, as the router holds it: the route, the overall deadline, the body bytes that
+// wait for an attempt, and the retry state. Each try of it is an UpstreamAttempt.
+class Router : public AttemptCallbacks {
  public:
   // `route` and `info` outlive the router (the stream keeps both).
   Router(server::WorkerContext& worker, RouterCallbacks& callbacks, const RouteEntry& route,
@@ -55,25 +59,31 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestC
   // The downstream went away or the stream ended early: abandon the upstream exchange.
   void reset();
 
-  // upstream::PoolCallbacks
-  void onPoolReady(std::unique_ptr<upstream::UpstreamRequest> request, bool reused) override;
-  void onPoolFailure(bool timed_out) override;
-  // upstream::UpstreamRequestCallbacks
-  void onResponseHead(http::ResponseHead&& head, bool end_stream) override;
-  void onResponseData(Buffer& data, bool end_stream) override;
-  void onResponseTrailers(http::HeaderMap&& trailers) override;
-  void onReset(upstream::UpstreamResetReason reason) override;
-  void onAboveWriteBufferHighWatermark() override;
-  void onBelowWriteBufferLowWatermark() override;
+  // AttemptCallbacks
+  void onAttemptReady(UpstreamAttempt& attempt) override;
+  void onAttemptPoolFailure(UpstreamAttempt& attempt,
+                            upstream::PoolFailureReason reason) override;
+  void onAttemptResponseHead(UpstreamAttempt& attempt, http::ResponseHead&& head,
+                             bool end_stream) override;
+  void onAttemptResponseData(UpstreamAttempt& attempt, Buffer& data, bool end_stream) override;
+  void onAttemptResponseTrailers(UpstreamAttempt& attempt, http::HeaderMap&& trailers) override;
+  void onAttemptReset(UpstreamAttempt& attempt, upstream::UpstreamResetReason reason) override;
+  void onAttemptWriteBlocked(UpstreamAttempt& attempt, bool blocked) override;
 
  private:
-  void requestUpstream(upstream::ThreadLocalCluster& cluster);
+  // Chooses a host (another than those tried, when the cluster has one) and starts an attempt
+  // on it; false after answering the request (no cluster, no host).
+  bool startAttempt();
+  // Ends the current attempt (deferred: it may be on the call stack).
+  void endAttempt();
+  // A try the upstream provably never processed may go again, once, when the request can be
+  // sent again in full (no body: bodies are not kept yet).
+  bool retryIfSafe(upstream::UpstreamResetReason reason);
   void onRequestComplete();
   void onResponseComplete();
   void fail(int status, absl::string_view flag, absl::string_view detail);
-  // Stops timers, cancels a pending pool request, abandons an in-flight one; no callback.
+  // Stops timers and gives the current attempt up; no callback.
   void abandonUpstream();
-  void endUpstreamRequest(bool completed);
   void armIdleTimer();
   void setBodyBlocked(bool blocked);
 
@@ -82,15 +92,13 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestC
   const RouteEntry* route_;
   StreamInfo& info_;
   upstream::ClusterInfoConstSharedPtr cluster_info_;
-  std::string cluster_name_;
-  upstream::HostSharedPtr host_;
-  std::shared_ptr<upstream::ConnectionPool> pool_;
-  upstream::ConnectionPool::Pending* pending_ = nullptr;
-  std::unique_ptr<upstream::UpstreamRequest> upstream_;
+  std::unique_ptr<UpstreamAttempt> attempt_;
+  std::vector<const upstream::Host*> hosts_tried_;
+  std::optional<uint64_t> hash_key_;
 
   http::RequestHead request_head_;
   bool request_has_body_ = false;
-  Buffer pending_body_;  // request bytes that arrived before the upstream request was ready
+  Buffer pending_body_;  // request bytes that arrived before the attempt was ready
   http::HeaderMap pending_trailers_;
   bool has_pending_trailers_ = false;
   bool request_complete_ = false;  // the whole request arrived from downstream
@@ -101,7 +109,6 @@ class Router : public upstream::PoolCallbacks, public upstream::UpstreamRequestC
   bool done_ = false;
   std::optional<std::chrono::milliseconds> grpc_timeout_;
 
-  std::chrono::steady_clock::time_point upstream_start_;
   std::unique_ptr<event::Timer> route_timer_;
   std::unique_ptr<event::Timer> idle_timer_;
 };

@@ -209,16 +209,16 @@ void Http1ConnectionPool::onConnected(Http1UpstreamConnection& connection) {
 void Http1ConnectionPool::onConnectionLost(Http1UpstreamConnection& connection,
                                            bool connect_failed, bool protocol_error) {
   if (auto taken = takeConnecting(connection)) {
-    bool timed_out = taken->connection().connectTimedOut();
+    PoolFailureReason reason = failureReason(taken->connection());
     cluster_->stats->connect_failures.inc();
-    if (timed_out) cluster_->stats->connect_timeouts.inc();
+    if (reason == PoolFailureReason::kTimeout) cluster_->stats->connect_timeouts.inc();
     taken->setOwner(nullptr);
     dispatcher_.deferredDelete(std::move(taken));
     // Fail one waiting request per failed attempt, oldest first.
     if (!pending_.empty() && pending_.size() > connecting_.size()) {
       std::unique_ptr<Pending> request = std::move(pending_.front());
       pending_.pop_front();
-      request->callbacks.onPoolFailure(timed_out);
+      request->callbacks.onPoolFailure(reason);
     }
     return;
   }

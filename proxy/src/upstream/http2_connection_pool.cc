@@ -255,7 +255,7 @@ void Http2ConnectionPool::Connection::onEvent(net::ConnectionEvent event) {
       return;
     case net::ConnectionEvent::kConnectFailed:
       closed_ = true;
-      pool_.onConnectFailed(*this, connection_->connectTimedOut());
+      pool_.onConnectFailed(*this, failureReason(*connection_));
       return;
     case net::ConnectionEvent::kRemoteClose:
     case net::ConnectionEvent::kLocalClose: {
@@ -394,14 +394,14 @@ void Http2ConnectionPool::onConnected(Connection& connection) {
   if (connection.activeStreams() == 0) connection.armIdleTimer();
 }
 
-void Http2ConnectionPool::onConnectFailed(Connection& connection, bool timed_out) {
+void Http2ConnectionPool::onConnectFailed(Connection& connection, PoolFailureReason reason) {
   cluster_->stats->connect_failures.inc();
-  if (timed_out) cluster_->stats->connect_timeouts.inc();
+  if (reason == PoolFailureReason::kTimeout) cluster_->stats->connect_timeouts.inc();
   // Everyone waiting was waiting for this connection.
   std::list<std::unique_ptr<Pending>> failed;
   failed.swap(pending_);
   onClosed(connection);
-  for (auto& pending : failed) pending->callbacks.onPoolFailure(timed_out);
+  for (auto& pending : failed) pending->callbacks.onPoolFailure(reason);
 }
 
 void Http2ConnectionPool::onCapacityChanged(Connection& connection) {

@@ -33,7 +33,7 @@ class Http2ConnectionPool : public ConnectionPool,
 
   // From connections.
   void onConnected(Connection& connection);
-  void onConnectFailed(Connection& connection, bool timed_out);
+  void onConnectFailed(Connection& connection, PoolFailureReason reason);
   // A stream ended or the connection stopped taking streams: serve waiters, close idle ones.
   void onCapacityChanged(Connection& connection);
   void onClosed(Connection& connection);

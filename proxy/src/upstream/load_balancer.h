@@ -2,19 +2,35 @@
 
 // Load balancers choose a host for a request: no I/O, one instance per worker per host set.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "common/random.h"
 #include "skiff/config/v1/cluster.pb.h"
 #include "upstream/host.h"
+
+namespace skiff::net {
+class Connection;
+}
 
 namespace skiff::upstream {
 
 struct LbContext {
   // For RING_HASH: the request's hash (router::RouteEntry::hashKey); random host when absent.
   std::optional<uint64_t> hash_key;
+  // Hosts this request already tried: a retry goes to another host when the cluster has one
+  // (ThreadLocalCluster::chooseHost asks the balancer again). Null: none.
+  const std::vector<const Host*>* hosts_tried = nullptr;
+  // For ORIGINAL_DST: the client's connection, whose original destination is the host.
+  const net::Connection* downstream_connection = nullptr;
+
+  bool tried(const Host& host) const {
+    return hosts_tried != nullptr &&
+           std::find(hosts_tried->begin(), hosts_tried->end(), &host) != hosts_tried->end();
+  }
 };
 
 class LoadBalancer {

@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "upstream/http1_connection_pool.h"
 #include "upstream/http2_connection_pool.h"
+#include "upstream/original_dst_host.h"
 
 namespace skiff::upstream {
 
@@ -22,7 +23,11 @@ void ThreadLocalCluster::update(ClusterInfoConstSharedPtr info) {
   bool hosts_changed = !info_ || info_->hosts != info->hosts;
   info_ = std::move(info);
   if (!hosts_changed && !settings_changed) return;
-  load_balancer_ = createLoadBalancer(info_->config, *info_->hosts, random_);
+  if (info_->config.type() == config::v1::Cluster::ORIGINAL_DST) {
+    load_balancer_ = std::make_unique<OriginalDstLoadBalancer>(info_);
+  } else {
+    load_balancer_ = createLoadBalancer(info_->config, *info_->hosts, random_);
+  }
   // Pools of hosts that left (or every pool, when the settings changed: protocol, timeouts)
   // stop taking connections back; their in-flight requests finish.
   absl::flat_hash_set<std::string> current;
@@ -37,6 +42,15 @@ void ThreadLocalCluster::update(ClusterInfoConstSharedPtr info) {
     it->second->drain();
     pools_.erase(it++);
   }
+}
+
+HostSharedPtr ThreadLocalCluster::chooseHost(const LbContext& context) {
+  constexpr int kReselections = 3;  // as Envoy's previous-hosts retry predicate defaults
+  HostSharedPtr host = load_balancer_->chooseHost(context);
+  for (int i = 0; i < kReselections && host && context.tried(*host); ++i) {
+    host = load_balancer_->chooseHost(context);
+  }
+  return host;
 }
 
 std::shared_ptr<ConnectionPool> ThreadLocalCluster::pool(const HostSharedPtr& host) {

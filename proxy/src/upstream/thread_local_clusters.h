@@ -25,7 +25,9 @@ class ThreadLocalCluster {
   // Takes a newer ClusterInfo; rebuilds the balancer when the host set or the settings changed.
   void update(ClusterInfoConstSharedPtr info);
 
-  HostSharedPtr chooseHost(const LbContext& context) { return load_balancer_->chooseHost(context); }
+  // The balancer's choice; when it is a host the request already tried, the balancer is asked
+  // again (a few times) so that a retry goes elsewhere when the cluster has another host.
+  HostSharedPtr chooseHost(const LbContext& context);
   // The pool for a host of this cluster, created on first use.
   std::shared_ptr<ConnectionPool> pool(const HostSharedPtr& host);
 

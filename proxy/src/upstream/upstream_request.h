@@ -6,9 +6,14 @@
 
 #include <memory>
 
+#include "absl/strings/string_view.h"
 #include "common/buffer.h"
 #include "http/header_map.h"
 #include "upstream/host.h"
+
+namespace skiff::net {
+class Connection;
+}
 
 namespace skiff::upstream {
 
@@ -54,17 +59,29 @@ class UpstreamRequest {
   virtual bool aboveWriteBufferHighWatermark() const = 0;
 };
 
+// Why a pool could not give a request a connection.
+enum class PoolFailureReason {
+  kConnectFailure,  // refused, unreachable, or closed before it was up
+  kTimeout,         // the cluster's connect_timeout passed
+  kTlsFailure,      // the TLS handshake failed, or the proxy had no identity to present
+  kOverflow,        // a resource limit of the cluster refused it (circuit breakers)
+};
+absl::string_view poolFailureReasonName(PoolFailureReason reason);
+
 class PoolCallbacks {
  public:
   virtual ~PoolCallbacks() = default;
   // `reused`: the request runs on a connection that served earlier requests.
   virtual void onPoolReady(std::unique_ptr<UpstreamRequest> request, bool reused) = 0;
-  virtual void onPoolFailure(bool timed_out) = 0;
+  virtual void onPoolFailure(PoolFailureReason reason) = 0;
 };
 
 // A per-worker pool of connections to one host.
 class ConnectionPool {
  public:
+  // How a failed connect attempt reads to the requests that waited for it.
+  static PoolFailureReason failureReason(const net::Connection& connection);
+
   // A request waiting for a connection.
   class Pending {
    public:

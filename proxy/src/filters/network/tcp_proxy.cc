@@ -2,7 +2,7 @@
 
 #include "absl/time/clock.h"
 #include "common/logging.h"
-#include "upstream/original_dst_host.h"
+#include "upstream/thread_local_clusters.h"
 
 namespace skiff::filters {
 
@@ -12,8 +12,8 @@ TcpProxySession::TcpProxySession(server::WorkerContext& worker,
     : worker_(worker),
       config_(std::move(config)),
       downstream_(std::move(downstream)),
-      start_(std::chrono::steady_clock::now()),
-      start_time_(absl::Now()) {
+      start_(worker.dispatcher().timeSource().monotonicTime()),
+      start_time_(absl::FromChrono(worker.dispatcher().timeSource().systemTime())) {
   config_->stats->connections_total.inc();
   config_->stats->connections_active.add(1);
 }
@@ -63,12 +63,10 @@ void TcpProxySession::connectUpstream() {
   upstream::ThreadLocalCluster* cluster = worker_.clusters().get(config_->cluster);
   if (cluster != nullptr) {
     cluster_ = cluster->infoPtr();
-    if (cluster_->config.type() == config::v1::Cluster::ORIGINAL_DST) {
-      host_ = upstream::originalDestinationHost(*cluster_, *downstream_);
-    } else {
-      host_ = cluster->chooseHost(upstream::LbContext{});
-      if (!host_) cluster_->stats->lb_no_host.inc();
-    }
+    upstream::LbContext context;
+    context.downstream_connection = downstream_.get();  // ORIGINAL_DST: where it was sent
+    host_ = cluster->chooseHost(context);
+    if (!host_) cluster_->stats->lb_no_host.inc();
   }
   if (!host_) {
     finish("UH", net::Connection::CloseType::kFlushWrite);
@@ -204,7 +202,7 @@ void TcpProxySession::logAccess() {
   entry.bytes_received = bytes_from_downstream_;
   entry.bytes_sent = bytes_to_downstream_;
   entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - start_);
+      worker_.dispatcher().timeSource().monotonicTime() - start_);
   entry.upstream_cluster = config_->cluster;
   if (host_) entry.upstream_host = host_->address;
   entry.response_flags = flags_;

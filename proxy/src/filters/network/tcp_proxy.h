@@ -81,7 +81,7 @@ class TcpProxySession : public server::DownstreamConnection {
   Side downstream_side_{*this, false};
   Side upstream_side_{*this, true};
   std::unique_ptr<event::Timer> idle_timer_;
-  std::chrono::steady_clock::time_point start_;
+  event::MonotonicTime start_;
   absl::Time start_time_;
   uint64_t bytes_from_downstream_ = 0;
   uint64_t bytes_to_downstream_ = 0;
