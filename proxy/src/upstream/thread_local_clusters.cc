@@ -7,9 +7,19 @@
 
 namespace skiff::upstream {
 
+std::shared_ptr<ConnectionPool> createConnectionPool(event::Dispatcher& dispatcher,
+                                                     HostSharedPtr host,
+                                                     ClusterInfoConstSharedPtr cluster) {
+  if (cluster->config.protocol() == config::v1::Cluster::HTTP2) {
+    return std::make_shared<Http2ConnectionPool>(dispatcher, std::move(host), std::move(cluster));
+  }
+  return std::make_shared<Http1ConnectionPool>(dispatcher, std::move(host), std::move(cluster));
+}
+
 ThreadLocalCluster::ThreadLocalCluster(event::Dispatcher& dispatcher, Random& random,
-                                       ClusterInfoConstSharedPtr info)
-    : dispatcher_(dispatcher), random_(random) {
+                                       ClusterInfoConstSharedPtr info,
+                                       PoolFactory pool_factory)
+    : dispatcher_(dispatcher), random_(random), pool_factory_(std::move(pool_factory)) {
   update(std::move(info));
 }
 
@@ -56,12 +66,7 @@ HostSharedPtr ThreadLocalCluster::chooseHost(const LbContext& context) {
 std::shared_ptr<ConnectionPool> ThreadLocalCluster::pool(const HostSharedPtr& host) {
   auto it = pools_.find(host->address);
   if (it != pools_.end()) return it->second;
-  std::shared_ptr<ConnectionPool> pool;
-  if (info_->config.protocol() == config::v1::Cluster::HTTP2) {
-    pool = std::make_shared<Http2ConnectionPool>(dispatcher_, host, info_);
-  } else {
-    pool = std::make_shared<Http1ConnectionPool>(dispatcher_, host, info_);
-  }
+  std::shared_ptr<ConnectionPool> pool = pool_factory_(dispatcher_, host, info_);
   pools_.emplace(host->address, pool);
   return pool;
 }
@@ -78,7 +83,8 @@ void ThreadLocalClusters::update(
   for (const auto& [name, info] : clusters) {
     auto it = clusters_.find(name);
     if (it == clusters_.end()) {
-      clusters_.emplace(name, std::make_unique<ThreadLocalCluster>(dispatcher_, random_, info));
+      clusters_.emplace(name, std::make_unique<ThreadLocalCluster>(dispatcher_, random_, info,
+                                                                   pool_factory_));
     } else {
       it->second->update(info);
     }

@@ -3,6 +3,7 @@
 // A worker's view of the clusters: for each, its current hosts, a load balancer over them and
 // one connection pool per host. Updated when the main thread publishes new cluster infos.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,10 +16,19 @@
 
 namespace skiff::upstream {
 
+// Makes the pool for one host of a cluster. The default makes the HTTP/1.1 or HTTP/2 pool the
+// cluster's protocol asks for; unit tests of the router give their own.
+using PoolFactory = std::function<std::shared_ptr<ConnectionPool>(
+    event::Dispatcher& dispatcher, HostSharedPtr host, ClusterInfoConstSharedPtr cluster)>;
+std::shared_ptr<ConnectionPool> createConnectionPool(event::Dispatcher& dispatcher,
+                                                     HostSharedPtr host,
+                                                     ClusterInfoConstSharedPtr cluster);
+
 class ThreadLocalCluster {
  public:
   ThreadLocalCluster(event::Dispatcher& dispatcher, Random& random,
-                     ClusterInfoConstSharedPtr info);
+                     ClusterInfoConstSharedPtr info,
+                     PoolFactory pool_factory = createConnectionPool);
   ~ThreadLocalCluster();
   const ClusterInfo& info() const { return *info_; }
   const ClusterInfoConstSharedPtr& infoPtr() const { return info_; }
@@ -34,6 +44,7 @@ class ThreadLocalCluster {
  private:
   event::Dispatcher& dispatcher_;
   Random& random_;
+  PoolFactory pool_factory_;
   ClusterInfoConstSharedPtr info_;
   std::unique_ptr<LoadBalancer> load_balancer_;
   absl::flat_hash_map<std::string, std::shared_ptr<ConnectionPool>> pools_;
@@ -41,8 +52,9 @@ class ThreadLocalCluster {
 
 class ThreadLocalClusters {
  public:
-  ThreadLocalClusters(event::Dispatcher& dispatcher, Random& random)
-      : dispatcher_(dispatcher), random_(random) {}
+  ThreadLocalClusters(event::Dispatcher& dispatcher, Random& random,
+                      PoolFactory pool_factory = createConnectionPool)
+      : dispatcher_(dispatcher), random_(random), pool_factory_(std::move(pool_factory)) {}
   // Adds, updates and removes clusters to match `clusters`.
   void update(const absl::flat_hash_map<std::string, ClusterInfoConstSharedPtr>& clusters);
   ThreadLocalCluster* get(const std::string& name);
@@ -50,6 +62,7 @@ class ThreadLocalClusters {
  private:
   event::Dispatcher& dispatcher_;
   Random& random_;
+  PoolFactory pool_factory_;
   absl::flat_hash_map<std::string, std::unique_ptr<ThreadLocalCluster>> clusters_;
 };
 

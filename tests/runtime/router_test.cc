@@ -1,0 +1,318 @@
+// The Router (the request) and its UpstreamAttempts, on simulated time, against pools the test
+// drives by hand: timeouts without sleeping, the refused-stream retry going to another host,
+// pool failure reasons, and the body that waits for a slot.
+
+#include "router/router.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "event/dispatcher.h"
+#include "event/simulated_time_system.h"
+#include "gtest/gtest.h"
+#include "router/route_table.h"
+#include "server/worker_context.h"
+#include "stats/stats.h"
+#include "upstream/thread_local_clusters.h"
+
+namespace skiff::router {
+namespace {
+
+using std::chrono::milliseconds;
+
+// One exchange the router sent, kept for the test to answer.
+class FakeUpstreamRequest : public upstream::UpstreamRequest {
+ public:
+  struct Log {
+    std::string head_path;
+    bool head_end = false;
+    size_t body = 0;
+    bool end = false;
+    bool completed = false;
+    bool destroyed = false;
+  };
+  explicit FakeUpstreamRequest(std::shared_ptr<Log> log) : log_(std::move(log)) {}
+  ~FakeUpstreamRequest() override { log_->destroyed = true; }
+  void setCallbacks(upstream::UpstreamRequestCallbacks* callbacks) override {
+    callbacks_ = callbacks;
+  }
+  void encodeHead(const http::RequestHead& head, bool end_stream) override {
+    log_->head_path = head.path;
+    log_->head_end = end_stream;
+    log_->end = end_stream;
+  }
+  void encodeData(Buffer& data, bool end_stream) override {
+    log_->body += data.length();
+    data.clear();
+    log_->end = end_stream;
+  }
+  void encodeTrailers(const http::HeaderMap&) override { log_->end = true; }
+  void readDisable(bool) override {}
+  void complete() override { log_->completed = true; }
+  bool aboveWriteBufferHighWatermark() const override { return false; }
+  upstream::UpstreamRequestCallbacks* callbacks() { return callbacks_; }
+
+ private:
+  std::shared_ptr<Log> log_;
+  upstream::UpstreamRequestCallbacks* callbacks_ = nullptr;
+};
+
+// A host's pool whose slots the test hands out (or refuses) by hand.
+class FakePool : public upstream::ConnectionPool {
+ public:
+  Pending* newStream(upstream::PoolCallbacks& callbacks) override {
+    waiting_.push_back(std::make_unique<Pending>(callbacks));
+    return waiting_.back().get();
+  }
+  void cancel(Pending* pending) override {
+    for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+      if (it->get() == pending) {
+        waiting_.erase(it);
+        ++cancelled;
+        return;
+      }
+    }
+  }
+  void drain() override {}
+
+  size_t waiting() const { return waiting_.size(); }
+  // Gives the oldest waiter a request; returns it, with its log.
+  FakeUpstreamRequest* ready(std::shared_ptr<FakeUpstreamRequest::Log>& log) {
+    log = std::make_shared<FakeUpstreamRequest::Log>();
+    auto request = std::make_unique<FakeUpstreamRequest>(log);
+    FakeUpstreamRequest* raw = request.get();
+    std::unique_ptr<Pending> pending = std::move(waiting_.front());
+    waiting_.erase(waiting_.begin());
+    pending->callbacks.onPoolReady(std::move(request), false);
+    return raw;
+  }
+  void fail(upstream::PoolFailureReason reason) {
+    std::unique_ptr<Pending> pending = std::move(waiting_.front());
+    waiting_.erase(waiting_.begin());
+    pending->callbacks.onPoolFailure(reason);
+  }
+  int cancelled = 0;
+
+ private:
+  std::vector<std::unique_ptr<Pending>> waiting_;
+};
+
+class FakeWorker : public server::WorkerContext {
+ public:
+  FakeWorker(event::Dispatcher& dispatcher, std::map<std::string, std::shared_ptr<FakePool>>& pools)
+      : dispatcher_(dispatcher),
+        clusters_(dispatcher, random_,
+                  [&pools](event::Dispatcher&, upstream::HostSharedPtr host,
+                           upstream::ClusterInfoConstSharedPtr) {
+                    auto pool = std::make_shared<FakePool>();
+                    pools[host->address] = pool;
+                    return pool;
+                  }) {}
+  event::Dispatcher& dispatcher() override { return dispatcher_; }
+  Random& random() override { return random_; }
+  upstream::ThreadLocalClusters& clusters() override { return clusters_; }
+  std::shared_ptr<const RouteTable> routeTable(const std::string&) override { return nullptr; }
+  access_log::Logger* accessLogger(const std::shared_ptr<access_log::Sink>&) override {
+    return nullptr;
+  }
+  bool draining() const override { return false; }
+  void onDownstreamClosed(server::DownstreamConnection&) override {}
+
+ private:
+  event::Dispatcher& dispatcher_;
+  FastRandom random_{42};
+  upstream::ThreadLocalClusters clusters_;
+};
+
+struct RecordingCallbacks : RouterCallbacks {
+  int head_status = 0;
+  bool head_end = false;
+  int failure_status = 0;
+  std::string failure_flag, failure_detail;
+  std::vector<bool> write_blocked;
+  void onUpstreamHead(http::ResponseHead&& head, bool end_stream) override {
+    head_status = head.status;
+    head_end = end_stream;
+  }
+  void onUpstreamData(Buffer& data, bool) override { data.clear(); }
+  void onUpstreamTrailers(http::HeaderMap&&) override {}
+  void onUpstreamFailure(int status, absl::string_view flag, absl::string_view detail) override {
+    failure_status = status;
+    failure_flag = std::string(flag);
+    failure_detail = std::string(detail);
+  }
+  void onUpstreamWriteBlocked(bool blocked) override { write_blocked.push_back(blocked); }
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  RouterTest() : dispatcher_("test", time_), worker_(dispatcher_, pools_), registry_(1) {}
+
+  // A cluster "backend" with these hosts, and a route to it with a 1 s timeout.
+  void setUp(std::vector<std::string> hosts, milliseconds timeout = milliseconds(1000),
+             config::v1::Cluster::LbPolicy policy = config::v1::Cluster::ROUND_ROBIN) {
+    auto info = std::make_shared<upstream::ClusterInfo>();
+    info->name = "backend";
+    info->config.set_name("backend");
+    info->config.set_lb_policy(policy);
+    stats_ = std::make_unique<upstream::ClusterStats>(
+        upstream::ClusterStats::create(registry_, "backend"));
+    info->stats = stats_.get();
+    auto host_vector = std::make_shared<upstream::HostVector>();
+    for (const std::string& ip : hosts) host_vector->push_back(*upstream::makeHost(ip, 80, 1));
+    info->hosts = host_vector;
+    worker_.clusters().update({{"backend", info}});
+
+    config::v1::RouteConfiguration config;
+    auto* vhost = config.add_virtual_hosts();
+    vhost->set_name("all");
+    vhost->add_domains("*");
+    auto* route = vhost->add_routes();
+    route->set_name("default");
+    route->mutable_match()->set_prefix("/");
+    route->mutable_route()->set_cluster("backend");
+    route->mutable_route()->mutable_timeout()->set_seconds(timeout.count() / 1000);
+    route->mutable_route()->mutable_timeout()->set_nanos((timeout.count() % 1000) * 1000000);
+    auto table = RouteTable::create(config);
+    ASSERT_TRUE(table.ok()) << table.status();
+    table_ = *table;
+  }
+
+  void start(bool end_stream = true) {
+    http::RequestHead head;
+    head.method = "GET";
+    head.path = "/thing";
+    head.authority = "backend";
+    route_ = table_->match(head);
+    ASSERT_NE(route_, nullptr);
+    router_ = std::make_unique<Router>(worker_, callbacks_, *route_, info_);
+    router_->decodeHeaders(std::move(head), end_stream);
+  }
+
+  FakePool& pool(const std::string& host) { return *pools_.at(host + ":80"); }
+  void runDeferred() {  // deferred deletes run on a loop turn
+    dispatcher_.post([this] { dispatcher_.exit(); });
+    dispatcher_.run();
+  }
+
+  event::SimulatedTimeSystem time_;
+  event::Dispatcher dispatcher_;
+  std::map<std::string, std::shared_ptr<FakePool>> pools_;
+  FakeWorker worker_;
+  stats::Registry registry_;
+  std::unique_ptr<upstream::ClusterStats> stats_;
+  std::shared_ptr<const RouteTable> table_;
+  const RouteEntry* route_ = nullptr;
+  StreamInfo info_;
+  RecordingCallbacks callbacks_;
+  std::unique_ptr<Router> router_;
+};
+
+TEST_F(RouterTest, RouteTimeoutFiresAtItsDeadlineAndAbandonsTheAttempt) {
+  setUp({"10.0.0.1"}, milliseconds(1000));
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pool("10.0.0.1").ready(log);
+  EXPECT_EQ(log->head_path, "/thing");
+  EXPECT_TRUE(log->head_end);
+
+  time_.advanceTimeAndRun(milliseconds(999));
+  EXPECT_EQ(callbacks_.failure_status, 0);
+  time_.advanceTimeAndRun(milliseconds(1));
+  EXPECT_EQ(callbacks_.failure_status, 504);
+  EXPECT_EQ(callbacks_.failure_flag, "UT");
+  runDeferred();
+  EXPECT_TRUE(log->destroyed);
+  EXPECT_FALSE(log->completed);  // abandoned: its connection is closed, not reused
+}
+
+TEST_F(RouterTest, ARefusedRequestIsTriedOnceMoreOnAnotherHost) {
+  // RANDOM picks the same host again half the time unless the balancer is steered away from
+  // the hosts already tried: over 20 requests, every retry must land on the other host.
+  setUp({"10.0.0.1", "10.0.0.2"}, milliseconds(1000), config::v1::Cluster::RANDOM);
+  for (int i = 0; i < 20; ++i) {
+    info_ = StreamInfo();
+    callbacks_ = RecordingCallbacks();
+    start();
+    std::string first = info_.upstream_host;
+    std::shared_ptr<FakeUpstreamRequest::Log> log;
+    pools_.at(first)->ready(log)->callbacks()->onReset(upstream::UpstreamResetReason::kRefused);
+
+    EXPECT_EQ(info_.attempt_count, 2u);
+    ASSERT_NE(info_.upstream_host, first) << "request " << i;
+    std::shared_ptr<FakeUpstreamRequest::Log> retry_log;
+    FakeUpstreamRequest* retry = pools_.at(info_.upstream_host)->ready(retry_log);
+    retry->callbacks()->onResponseHead(http::ResponseHead{}, true);
+    EXPECT_EQ(callbacks_.head_status, 200);
+    EXPECT_TRUE(retry_log->completed);
+    EXPECT_EQ(callbacks_.failure_status, 0);
+    router_.reset();
+  }
+}
+
+TEST_F(RouterTest, ARefusedRequestIsNotTriedASecondTime) {
+  setUp({"10.0.0.1", "10.0.0.2"});
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pools_.begin()->second->ready(log)->callbacks()->onReset(
+      upstream::UpstreamResetReason::kRefused);
+  for (auto& [address, pool] : pools_) {
+    if (pool->waiting() > 0) {
+      pool->ready(log)->callbacks()->onReset(upstream::UpstreamResetReason::kRefused);
+      break;
+    }
+  }
+  EXPECT_EQ(info_.attempt_count, 2u);
+  EXPECT_EQ(callbacks_.failure_status, 503);
+  EXPECT_EQ(callbacks_.failure_flag, "UC");
+}
+
+TEST_F(RouterTest, PoolFailuresSayWhy) {
+  setUp({"10.0.0.1"});
+  start();
+  pool("10.0.0.1").fail(upstream::PoolFailureReason::kTlsFailure);
+  EXPECT_EQ(callbacks_.failure_status, 503);
+  EXPECT_EQ(callbacks_.failure_flag, "UF");
+  EXPECT_EQ(callbacks_.failure_detail, "upstream TLS handshake failure to 10.0.0.1:80");
+}
+
+TEST_F(RouterTest, BodyWaitsForTheSlotAndPausesTheClientPastALimit) {
+  setUp({"10.0.0.1"});
+  start(/*end_stream=*/false);
+  Buffer part;
+  part.add(std::string(1024 * 1024, 'a'));
+  router_->decodeData(part, false);
+  EXPECT_TRUE(callbacks_.write_blocked.empty());
+  part.add("b");
+  router_->decodeData(part, true);
+  EXPECT_EQ(callbacks_.write_blocked, std::vector<bool>{true});
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pool("10.0.0.1").ready(log);
+  EXPECT_EQ(log->body, 1024u * 1024 + 1);
+  EXPECT_TRUE(log->end);
+  EXPECT_EQ(callbacks_.write_blocked, (std::vector<bool>{true, false}));
+}
+
+TEST_F(RouterTest, ResetWhileWaitingCancelsThePoolSlot) {
+  setUp({"10.0.0.1"});
+  start();
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 1u);
+  router_->reset();
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 0u);
+  EXPECT_EQ(pool("10.0.0.1").cancelled, 1);
+  time_.advanceTimeAndRun(milliseconds(5000));  // no timer outlives the reset
+  EXPECT_EQ(callbacks_.failure_status, 0);
+}
+
+TEST_F(RouterTest, NoHostIsAnsweredUh) {
+  setUp({});
+  start();
+  EXPECT_EQ(callbacks_.failure_status, 503);
+  EXPECT_EQ(callbacks_.failure_flag, "UH");
+  EXPECT_EQ(info_.attempt_count, 0u);
+}
+
+}  // namespace
+}  // namespace skiff::router
