@@ -152,11 +152,14 @@ class RouterTest : public ::testing::Test {
 
   // A cluster "backend" with these hosts, and a route to it with a 1 s timeout.
   void setUp(std::vector<std::string> hosts, milliseconds timeout = milliseconds(1000),
-             config::v1::Cluster::LbPolicy policy = config::v1::Cluster::ROUND_ROBIN) {
+             config::v1::Cluster::LbPolicy policy = config::v1::Cluster::ROUND_ROBIN,
+             const config::v1::RetryPolicy* retry = nullptr,
+             const config::v1::RetryBudget* budget = nullptr) {
     auto info = std::make_shared<upstream::ClusterInfo>();
     info->name = "backend";
     info->config.set_name("backend");
     info->config.set_lb_policy(policy);
+    if (budget != nullptr) *info->config.mutable_retry_budget() = *budget;
     stats_ = std::make_unique<upstream::ClusterStats>(
         upstream::ClusterStats::create(registry_, "backend"));
     info->stats = stats_.get();
@@ -175,14 +178,19 @@ class RouterTest : public ::testing::Test {
     route->mutable_route()->set_cluster("backend");
     route->mutable_route()->mutable_timeout()->set_seconds(timeout.count() / 1000);
     route->mutable_route()->mutable_timeout()->set_nanos((timeout.count() % 1000) * 1000000);
+    if (retry != nullptr) *route->mutable_route()->mutable_retry_policy() = *retry;
     auto table = RouteTable::create(config);
     ASSERT_TRUE(table.ok()) << table.status();
     table_ = *table;
   }
 
-  void start(bool end_stream = true) {
+  void start(bool end_stream = true, const std::string& method = "GET", bool grpc = false) {
     http::RequestHead head;
-    head.method = "GET";
+    head.method = method;
+    if (grpc) {
+      head.headers.add("content-type", "application/grpc");
+      info_.grpc = true;
+    }
     head.path = "/thing";
     head.authority = "backend";
     route_ = table_->match(head);
@@ -269,9 +277,13 @@ TEST_F(RouterTest, ARefusedRequestIsNotTriedASecondTime) {
   EXPECT_EQ(callbacks_.failure_flag, "UC");
 }
 
-TEST_F(RouterTest, PoolFailuresSayWhy) {
+TEST_F(RouterTest, PoolFailuresSayWhyAfterTheOneTransparentRetry) {
   setUp({"10.0.0.1"});
   start();
+  pool("10.0.0.1").fail(upstream::PoolFailureReason::kTlsFailure);
+  // The application never saw it: tried once more at once, without any policy.
+  EXPECT_EQ(callbacks_.failure_status, 0);
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 1u);
   pool("10.0.0.1").fail(upstream::PoolFailureReason::kTlsFailure);
   EXPECT_EQ(callbacks_.failure_status, 503);
   EXPECT_EQ(callbacks_.failure_flag, "UF");
@@ -312,6 +324,189 @@ TEST_F(RouterTest, NoHostIsAnsweredUh) {
   EXPECT_EQ(callbacks_.failure_status, 503);
   EXPECT_EQ(callbacks_.failure_flag, "UH");
   EXPECT_EQ(info_.attempt_count, 0u);
+}
+
+// ---- Retries under a configured policy ----
+
+config::v1::RetryPolicy retryOn(std::vector<std::string> conditions, uint32_t num_retries = 2) {
+  config::v1::RetryPolicy policy;
+  for (auto& c : conditions) policy.add_retry_on(c);
+  policy.mutable_num_retries()->set_value(num_retries);
+  return policy;
+}
+
+http::ResponseHead status(int code) {
+  http::ResponseHead head;
+  head.status = code;
+  return head;
+}
+
+TEST_F(RouterTest, A5xxIsRetriedAfterAJitteredBackOffAndTheTryIsNumbered) {
+  auto policy = retryOn({"5xx"});
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy);
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  FakeUpstreamRequest* first = pool("10.0.0.1").ready(log);
+  first->callbacks()->onResponseHead(status(503), true);
+  EXPECT_EQ(callbacks_.head_status, 0);  // not forwarded
+  EXPECT_TRUE(log->completed);           // a whole response: its connection is reusable
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 0u);
+  time_.advanceTimeAndRun(milliseconds(25));  // the first back-off is below 25 ms
+  ASSERT_EQ(pool("10.0.0.1").waiting(), 1u);
+  FakeUpstreamRequest* second = pool("10.0.0.1").ready(log);
+  (void)second;
+  EXPECT_EQ(info_.attempt_count, 2u);
+  second->callbacks()->onResponseHead(status(200), true);
+  EXPECT_EQ(callbacks_.head_status, 200);
+  EXPECT_EQ(stats_->retries.value(), 1u);
+}
+
+TEST_F(RouterTest, RetriesStopAtTheLimitAndTheLastAnswerIsFlaggedUrx) {
+  auto policy = retryOn({"5xx"}, 1);
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy);
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(500), true);
+  time_.advanceTimeAndRun(milliseconds(25));
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(500), true);
+  EXPECT_EQ(callbacks_.head_status, 500);  // the last answer goes to the client as it is
+  EXPECT_TRUE(info_.hasResponseFlag("URX"));
+  EXPECT_EQ(stats_->retry_limit_exceeded.value(), 1u);
+}
+
+TEST_F(RouterTest, APostIsNotRetriedOnAStatusButIsOnAConnectFailure) {
+  auto policy = retryOn({"5xx", "connect-failure"});
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy);
+  start(true, "POST");
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pool("10.0.0.1").fail(upstream::PoolFailureReason::kConnectFailure);
+  time_.advanceTimeAndRun(milliseconds(25));
+  ASSERT_EQ(pool("10.0.0.1").waiting(), 1u);  // the application never saw it
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(503), true);
+  EXPECT_EQ(callbacks_.head_status, 503);  // it may have acted on this one
+  EXPECT_EQ(info_.attempt_count, 2u);
+}
+
+TEST_F(RouterTest, RetryAfterSetsTheWait) {
+  auto policy = retryOn({"gateway-error"});
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy);
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  http::ResponseHead busy = status(503);
+  busy.headers.add("retry-after", "2");
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(std::move(busy), true);
+  time_.advanceTimeAndRun(milliseconds(1999));
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 0u);
+  time_.advanceTimeAndRun(milliseconds(1));
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 1u);
+}
+
+TEST_F(RouterTest, TheRouteTimeoutBoundsEveryTryTogether) {
+  auto policy = retryOn({"5xx"}, 10);
+  setUp({"10.0.0.1"}, milliseconds(100), config::v1::Cluster::ROUND_ROBIN, &policy);
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  http::ResponseHead busy = status(503);
+  busy.headers.add("retry-after", "1");
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(std::move(busy), true);
+  time_.advanceTimeAndRun(milliseconds(100));
+  EXPECT_EQ(callbacks_.failure_status, 504);
+  EXPECT_EQ(callbacks_.failure_flag, "UT");
+  time_.advanceTimeAndRun(milliseconds(5000));
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 0u);  // the waiting retry died with the request
+}
+
+TEST_F(RouterTest, APerTryTimeoutIsRetriedAndTheSlowTryAbandoned) {
+  auto policy = retryOn({"reset"});
+  policy.mutable_per_try_timeout()->set_nanos(50 * 1000000);
+  setUp({"10.0.0.1", "10.0.0.2"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy);
+  start();
+  std::string first = info_.upstream_host;
+  std::shared_ptr<FakeUpstreamRequest::Log> slow_log;
+  pools_.at(first)->ready(slow_log);
+  time_.advanceTimeAndRun(milliseconds(50));
+  EXPECT_EQ(stats_->per_try_timeouts.value(), 1u);
+  time_.advanceTimeAndRun(milliseconds(25));
+  EXPECT_NE(info_.upstream_host, first);
+  EXPECT_EQ(pools_.at(info_.upstream_host)->waiting(), 1u);
+  runDeferred();
+  EXPECT_TRUE(slow_log->destroyed);
+  EXPECT_FALSE(slow_log->completed);
+}
+
+TEST_F(RouterTest, TheKeptBodyIsSentAgainAndABigOneIsNotRetried) {
+  auto policy = retryOn({"5xx"});
+  policy.set_retry_non_idempotent(true);
+  policy.mutable_max_body_bytes()->set_value(16);
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy);
+
+  start(false, "POST");
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  FakeUpstreamRequest* first = pool("10.0.0.1").ready(log);
+  Buffer body;
+  body.add("0123456789");
+  router_->decodeData(body, true);
+  EXPECT_EQ(log->body, 10u);
+  first->callbacks()->onResponseHead(status(503), true);
+  time_.advanceTimeAndRun(milliseconds(25));
+  std::shared_ptr<FakeUpstreamRequest::Log> again;
+  pool("10.0.0.1").ready(again);
+  EXPECT_EQ(again->body, 10u);
+  EXPECT_TRUE(again->end);
+
+  // 17 bytes: more than the policy keeps, so once sent the request cannot go again.
+  router_.reset();
+  info_ = StreamInfo();
+  callbacks_ = RecordingCallbacks();
+  start(false, "POST");
+  FakeUpstreamRequest* big = pool("10.0.0.1").ready(log);
+  body.add("0123456789abcdefg");
+  router_->decodeData(body, true);
+  big->callbacks()->onResponseHead(status(503), true);
+  EXPECT_EQ(callbacks_.head_status, 503);
+  EXPECT_EQ(info_.attempt_count, 1u);
+}
+
+TEST_F(RouterTest, GrpcUnavailableInATrailersOnlyResponseIsRetried) {
+  auto policy = retryOn({"unavailable"});
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy);
+  start(true, "POST", /*grpc=*/true);
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  http::ResponseHead unavailable = status(200);
+  unavailable.headers.add("grpc-status", "14");
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(std::move(unavailable), true);
+  time_.advanceTimeAndRun(milliseconds(25));
+  EXPECT_EQ(pool("10.0.0.1").waiting(), 1u);
+  EXPECT_EQ(callbacks_.head_status, 0);
+}
+
+TEST_F(RouterTest, ARetryOverTheBudgetIsNotMadeAndIsFlagged) {
+  auto policy = retryOn({"5xx"});
+  config::v1::RetryBudget none;
+  none.mutable_budget_percent()->set_value(0);
+  none.mutable_min_retry_concurrency()->set_value(0);
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy, &none);
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(503), true);
+  EXPECT_EQ(callbacks_.head_status, 503);
+  EXPECT_TRUE(info_.hasResponseFlag("UO"));
+  EXPECT_EQ(stats_->retry_overflow.value(), 1u);
+}
+
+TEST(ClusterResourcesTest, RetryBudgetIsAShareOfActiveRequestsWithAFloor) {
+  upstream::ClusterResources resources;
+  config::v1::RetryBudget defaults;  // 20%, at least 3
+  resources.active_requests = 10;
+  resources.active_retries = 2;
+  EXPECT_TRUE(resources.retryAllowed(defaults));
+  resources.active_retries = 3;
+  EXPECT_FALSE(resources.retryAllowed(defaults));
+  resources.active_requests = 100;
+  resources.active_retries = 19;
+  EXPECT_TRUE(resources.retryAllowed(defaults));
+  resources.active_retries = 20;
+  EXPECT_FALSE(resources.retryAllowed(defaults));
 }
 
 }  // namespace

@@ -7,11 +7,16 @@ namespace skiff::http {
 // What one decoder filter sees of its stream; also where the events it holds wait.
 class FilterManager::DecoderSlot : public DecoderFilterCallbacks {
  public:
-  DecoderSlot(FilterManager& manager, StreamDecoderFilter& filter, size_t index)
-      : manager_(manager), filter_(&filter), index_(index) {}
+  // `owned`: the filter object when this slot owns it (every decoder filter; a StreamFilter is
+  // owned here and only pointed to by its encoder slot).
+  DecoderSlot(FilterManager& manager, StreamDecoderFilter& filter,
+              std::unique_ptr<StreamFilterBase> owned)
+      : manager_(&manager), filter_(&filter), owned_(std::move(owned)) {}
 
   StreamDecoderFilter& filter() { return *filter_; }
+  StreamFilterBase* owned() { return owned_.get(); }
   size_t index() const { return index_; }
+  void setIndex(size_t index) { index_ = index; }
   Held& held() {
     if (!held_) held_ = std::make_unique<Held>();
     return *held_;
@@ -20,44 +25,48 @@ class FilterManager::DecoderSlot : public DecoderFilterCallbacks {
   bool stopped = false;
 
   // DecoderFilterCallbacks
-  StreamInfo& streamInfo() override { return manager_.callbacks_.streamInfo(); }
-  server::WorkerContext& worker() override { return manager_.callbacks_.worker(); }
-  const net::Connection& connection() override { return manager_.callbacks_.connection(); }
-  const router::RouteEntry* route() override { return manager_.callbacks_.route(); }
+  StreamInfo& streamInfo() override { return manager_->callbacks_.streamInfo(); }
+  server::WorkerContext& worker() override { return manager_->callbacks_.worker(); }
+  const net::Connection& connection() override { return manager_->callbacks_.connection(); }
+  const router::RouteEntry* route() override { return manager_->callbacks_.route(); }
   void sendLocalReply(int status, absl::string_view flag, absl::string_view detail) override {
-    manager_.callbacks_.sendLocalReply(status, flag, detail);
+    manager_->callbacks_.sendLocalReply(status, flag, detail);
   }
-  void continueDecoding() override { manager_.continueDecoding(*this); }
+  void continueDecoding() override { manager_->continueDecoding(*this); }
   // After a local reply, what the producer still sends is not the response any more.
   void encodeHeaders(ResponseHead&& head, bool end_stream) override {
-    if (!manager_.local_reply_) manager_.encodeHeaders(std::move(head), end_stream);
+    if (!manager_->local_reply_) manager_->encodeHeaders(std::move(head), end_stream);
   }
   void encodeData(Buffer& data, bool end_stream) override {
-    if (manager_.local_reply_) {
+    if (manager_->local_reply_) {
       data.clear();
       return;
     }
-    manager_.encodeData(data, end_stream);
+    manager_->encodeData(data, end_stream);
   }
   void encodeTrailers(HeaderMap&& trailers) override {
-    if (!manager_.local_reply_) manager_.encodeTrailers(std::move(trailers));
+    if (!manager_->local_reply_) manager_->encodeTrailers(std::move(trailers));
   }
-  void readDisableDownstream(bool disable) override { manager_.readDisableFromFilter(disable); }
+  void readDisableDownstream(bool disable) override { manager_->readDisableFromFilter(disable); }
 
  private:
-  FilterManager& manager_;
+  FilterManager* manager_;
   StreamDecoderFilter* filter_;
-  size_t index_;
+  std::unique_ptr<StreamFilterBase> owned_;
+  size_t index_ = 0;
   std::unique_ptr<Held> held_;
 };
 
 class FilterManager::EncoderSlot : public EncoderFilterCallbacks {
  public:
-  EncoderSlot(FilterManager& manager, StreamEncoderFilter& filter, size_t index)
-      : manager_(manager), filter_(&filter), index_(index) {}
+  EncoderSlot(FilterManager& manager, StreamEncoderFilter& filter,
+              std::unique_ptr<StreamFilterBase> owned)
+      : manager_(&manager), filter_(&filter), owned_(std::move(owned)) {}
 
   StreamEncoderFilter& filter() { return *filter_; }
+  StreamFilterBase* owned() { return owned_.get(); }
   size_t index() const { return index_; }
+  void setIndex(size_t index) { index_ = index; }
   Held& held() {
     if (!held_) held_ = std::make_unique<Held>();
     return *held_;
@@ -66,19 +75,20 @@ class FilterManager::EncoderSlot : public EncoderFilterCallbacks {
   bool stopped = false;
 
   // EncoderFilterCallbacks
-  StreamInfo& streamInfo() override { return manager_.callbacks_.streamInfo(); }
-  server::WorkerContext& worker() override { return manager_.callbacks_.worker(); }
-  const net::Connection& connection() override { return manager_.callbacks_.connection(); }
-  const router::RouteEntry* route() override { return manager_.callbacks_.route(); }
+  StreamInfo& streamInfo() override { return manager_->callbacks_.streamInfo(); }
+  server::WorkerContext& worker() override { return manager_->callbacks_.worker(); }
+  const net::Connection& connection() override { return manager_->callbacks_.connection(); }
+  const router::RouteEntry* route() override { return manager_->callbacks_.route(); }
   void sendLocalReply(int status, absl::string_view flag, absl::string_view detail) override {
-    manager_.callbacks_.sendLocalReply(status, flag, detail);
+    manager_->callbacks_.sendLocalReply(status, flag, detail);
   }
-  void continueEncoding() override { manager_.continueEncoding(*this); }
+  void continueEncoding() override { manager_->continueEncoding(*this); }
 
  private:
-  FilterManager& manager_;
+  FilterManager* manager_;
   StreamEncoderFilter* filter_;
-  size_t index_;
+  std::unique_ptr<StreamFilterBase> owned_;
+  size_t index_ = 0;
   std::unique_ptr<Held> held_;
 };
 
@@ -87,36 +97,30 @@ FilterManager::FilterManager(FilterManagerCallbacks& callbacks) : callbacks_(cal
 FilterManager::~FilterManager() { destroyFilters(); }
 
 void FilterManager::addDecoderFilter(std::unique_ptr<StreamDecoderFilter> filter) {
-  pending_decoders_.push_back(filter.get());
-  filters_.push_back(std::move(filter));
+  StreamDecoderFilter& ref = *filter;
+  decoders_.emplace_back(*this, ref, std::move(filter));
 }
 
 void FilterManager::addEncoderFilter(std::unique_ptr<StreamEncoderFilter> filter) {
-  pending_encoders_.push_back(filter.get());
-  filters_.push_back(std::move(filter));
+  StreamEncoderFilter& ref = *filter;
+  encoders_.emplace_back(*this, ref, std::move(filter));
 }
 
 void FilterManager::addFilter(std::unique_ptr<StreamFilter> filter) {
-  pending_decoders_.push_back(filter.get());
-  pending_encoders_.push_back(filter.get());
-  filters_.push_back(std::move(filter));
+  StreamFilter& ref = *filter;
+  decoders_.emplace_back(*this, ref, std::move(filter));
+  encoders_.emplace_back(*this, ref, nullptr);
 }
 
 void FilterManager::createFilters(const FilterChainFactory& factory) {
+  // One filter per factory is the rule; more only costs a reallocation. Callbacks are handed
+  // out once every slot is in place, since they point into these vectors.
+  decoders_.reserve(factory.size());
   factory.createFilters(*this);
-  decoders_.reserve(pending_decoders_.size());
-  for (StreamDecoderFilter* filter : pending_decoders_) {
-    decoders_.emplace_back(*this, *filter, decoders_.size());
-  }
   // The response meets the filters in reverse: the first filter sees it last.
-  encoders_.reserve(pending_encoders_.size());
-  for (auto it = pending_encoders_.rbegin(); it != pending_encoders_.rend(); ++it) {
-    encoders_.emplace_back(*this, **it, encoders_.size());
-  }
-  pending_decoders_.clear();
-  pending_decoders_.shrink_to_fit();
-  pending_encoders_.clear();
-  pending_encoders_.shrink_to_fit();
+  std::reverse(encoders_.begin(), encoders_.end());
+  for (size_t i = 0; i < decoders_.size(); ++i) decoders_[i].setIndex(i);
+  for (size_t i = 0; i < encoders_.size(); ++i) encoders_[i].setIndex(i);
   for (DecoderSlot& slot : decoders_) slot.filter().setDecoderFilterCallbacks(slot);
   for (EncoderSlot& slot : encoders_) slot.filter().setEncoderFilterCallbacks(slot);
 }
@@ -125,7 +129,12 @@ void FilterManager::destroyFilters() {
   if (destroyed_) return;
   destroyed_ = true;
   decoding_stopped_ = true;
-  for (auto& filter : filters_) filter->onDestroy();
+  for (DecoderSlot& slot : decoders_) {
+    if (slot.owned() != nullptr) slot.owned()->onDestroy();
+  }
+  for (EncoderSlot& slot : encoders_) {
+    if (slot.owned() != nullptr) slot.owned()->onDestroy();
+  }
 }
 
 // ---- The request ----

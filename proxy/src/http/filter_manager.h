@@ -111,13 +111,10 @@ class FilterManager : public FilterChainBuilder {
   void updateDecoderWriteBlocked();
 
   FilterManagerCallbacks& callbacks_;
-  std::vector<std::unique_ptr<StreamFilterBase>> filters_;  // owned, in chain order
-  std::vector<DecoderSlot> decoders_;                       // chain order
-  std::vector<EncoderSlot> encoders_;                       // response order (reversed)
-  // Filled while the factories run; slots are made once all filters are known (callbacks
-  // point into the slot vectors, which must not move afterwards).
-  std::vector<StreamDecoderFilter*> pending_decoders_;
-  std::vector<StreamEncoderFilter*> pending_encoders_;
+  // The slots own the filters (a StreamFilter by its decoder slot). Filters get their
+  // callbacks only once both vectors are complete: the callbacks point into them.
+  std::vector<DecoderSlot> decoders_;  // chain order
+  std::vector<EncoderSlot> encoders_;  // response order (the chain reversed)
 
   RequestHead* request_head_ = nullptr;
   HeaderMap* request_trailers_ = nullptr;

@@ -124,6 +124,12 @@ absl::StatusOr<std::unique_ptr<RouteEntryImpl>> RouteEntryImpl::create(
     entry->idle_timeout_ = *idle;
   }
 
+  if (action.has_retry_policy()) {
+    auto policy = RetryPolicy::create(action.retry_policy(), action_field + ".retry_policy");
+    if (!policy.ok()) return policy.status();
+    entry->retry_policy_ = std::move(*policy);
+  }
+
   if (!action.prefix_rewrite().empty()) {
     if (entry->path_kind_ == PathKind::kRegex) {
       return absl::InvalidArgumentError(

@@ -34,6 +34,7 @@ class RouteEntryImpl : public RouteEntry {
   void finalizeRequest(http::RequestHead& head) const override;
   void finalizeResponse(http::ResponseHead& head) const override;
   std::optional<uint64_t> hashKey(const http::RequestHead& head) const override;
+  const RetryPolicy& retryPolicy() const override { return retry_policy_; }
 
  private:
   enum class PathKind { kPrefix, kExact, kRegex };
@@ -52,6 +53,7 @@ class RouteEntryImpl : public RouteEntry {
   std::vector<uint64_t> cumulative_weights_;
   std::chrono::milliseconds timeout_{0};
   std::chrono::milliseconds idle_timeout_{0};
+  RetryPolicy retry_policy_ = RetryPolicy::transparentOnly();
   bool has_prefix_rewrite_ = false;
   std::string prefix_rewrite_;
   std::string host_rewrite_;

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "http/header_map.h"
+#include "router/route_retry_policy.h"
 #include "skiff/config/v1/route.pb.h"
 
 namespace skiff::router {
@@ -38,6 +39,8 @@ class RouteEntry {
   virtual void finalizeResponse(http::ResponseHead& head) const = 0;
   // Hash of the first hash_policy header present in the request, for RING_HASH clusters.
   virtual std::optional<uint64_t> hashKey(const http::RequestHead& head) const = 0;
+  // The route's retry_policy, or the transparent default (RetryPolicy::transparentOnly()).
+  virtual const RetryPolicy& retryPolicy() const = 0;
 };
 
 class RouteTable {

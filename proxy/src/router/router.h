@@ -13,15 +13,18 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "common/buffer.h"
 #include "event/dispatcher.h"
 #include "http/header_map.h"
 #include "net/connection.h"
+#include "router/retry_state.h"
 #include "router/route_table.h"
 #include "router/upstream_attempt.h"
 #include "server/worker_context.h"
 #include "stream_info/stream_info.h"
+#include "upstream/cluster_resources.h"
 #include "upstream/upstream_request.h"
 
 namespace skiff::router {
@@ -42,10 +45,15 @@ class RouterCallbacks {
   virtual const net::Connection* downstreamConnection() const { return nullptr; }
 };
 
-// The request, as the router holds it: the route, the overall deadline, the body bytes that
-// wait for an attempt, and the retry state. Each try of it is an UpstreamAttempt.
+// The request, as the router holds it: the route, the overall deadline, the body kept for
+// replay, and the retry state. Each try of it is an UpstreamAttempt; a try that fails in a way
+// the route's retry policy names is tried again (after a back-off, on another host when the
+// cluster has one, within the cluster's retry budget), until the response starts.
 class Router : public AttemptCallbacks {
  public:
+  // Sent upstream with each try's number when the route has a retry policy (or on a retry).
+  static constexpr char kAttemptCountHeader[] = "x-skiff-attempt-count";
+
   // `route` and `info` outlive the router (the stream keeps both).
   Router(server::WorkerContext& worker, RouterCallbacks& callbacks, const RouteEntry& route,
          StreamInfo& info);
@@ -69,21 +77,34 @@ class Router : public AttemptCallbacks {
   void onAttemptResponseTrailers(UpstreamAttempt& attempt, http::HeaderMap&& trailers) override;
   void onAttemptReset(UpstreamAttempt& attempt, upstream::UpstreamResetReason reason) override;
   void onAttemptWriteBlocked(UpstreamAttempt& attempt, bool blocked) override;
+  void onAttemptPerTryTimeout(UpstreamAttempt& attempt) override;
 
  private:
-  // Chooses a host (another than those tried, when the cluster has one) and starts an attempt
-  // on it; false after answering the request (no cluster, no host).
+  enum class RetryDecision { kRetry, kNotRetriable, kLimitExceeded, kOverBudget };
+
+  // Chooses a host (another than those tried, when the cluster has one) and starts a try on
+  // it; false after answering the request (no cluster, no host).
   bool startAttempt();
   // Ends the current attempt (deferred: it may be on the call stack).
   void endAttempt();
-  // A try the upstream provably never processed may go again, once, when the request can be
-  // sent again in full (no body: bodies are not kept yet).
-  bool retryIfSafe(upstream::UpstreamResetReason reason);
+  // Whether the way the current try ended may be tried again (counts the retry if so).
+  RetryDecision decideRetry(const RetryState::TryOutcome& outcome);
+  // A try ended without a usable response: another try when the policy allows, else the
+  // failure is answered.
+  void retryOrFail(const RetryState::TryOutcome& outcome, int status, absl::string_view flag,
+                   const std::string& detail);
+  // Ends the current try and starts the next one after `wait`.
+  void scheduleRetry(std::chrono::milliseconds wait);
+  // Sends what the request has so far (head, kept body, trailers) on a ready try.
+  void sendRequest(upstream::UpstreamRequest& request);
+  void sendBody(upstream::UpstreamRequest& request, Buffer& data, bool end_stream);
+  bool bodyReplayable() const { return body_sent_bytes_ == 0 || replay_complete_; }
   void onRequestComplete();
   void onResponseComplete();
   void fail(int status, absl::string_view flag, absl::string_view detail);
-  // Stops timers and gives the current attempt up; no callback.
+  // Stops timers, gives the current attempt up, returns the request's counts; no callback.
   void abandonUpstream();
+  void releaseResources();
   void armIdleTimer();
   void setBodyBlocked(bool blocked);
 
@@ -92,25 +113,33 @@ class Router : public AttemptCallbacks {
   const RouteEntry* route_;
   StreamInfo& info_;
   upstream::ClusterInfoConstSharedPtr cluster_info_;
+  upstream::ClusterResourcesSharedPtr resources_;  // this worker's counts for the cluster
+  bool holds_retry_slot_ = false;
   std::unique_ptr<UpstreamAttempt> attempt_;
-  std::vector<const upstream::Host*> hosts_tried_;
+  absl::InlinedVector<const upstream::Host*, 2> hosts_tried_;
   std::optional<uint64_t> hash_key_;
+  std::optional<RetryState> retry_state_;
 
   http::RequestHead request_head_;
   bool request_has_body_ = false;
-  Buffer pending_body_;  // request bytes that arrived before the attempt was ready
-  http::HeaderMap pending_trailers_;
-  bool has_pending_trailers_ = false;
+  Buffer pending_body_;  // request bytes not yet given to any try
+  // Bytes already sent on a try, kept (up to the policy's max_body_bytes) to send again.
+  Buffer replay_body_;
+  uint64_t body_sent_bytes_ = 0;
+  bool keep_body_ = false;       // the route's policy may retry after body bytes went out
+  bool replay_complete_ = true;  // replay_body_ holds every byte sent so far
+  http::HeaderMap request_trailers_;
+  bool has_trailers_ = false;
   bool request_complete_ = false;  // the whole request arrived from downstream
   bool upgrade_ = false;
   bool response_started_ = false;
-  bool retried_ = false;
   bool body_blocked_ = false;
   bool done_ = false;
   std::optional<std::chrono::milliseconds> grpc_timeout_;
 
   std::unique_ptr<event::Timer> route_timer_;
   std::unique_ptr<event::Timer> idle_timer_;
+  std::unique_ptr<event::Timer> retry_timer_;
 };
 
 }  // namespace skiff::router

@@ -37,6 +37,7 @@ void UpstreamAttempt::onPoolFailure(upstream::PoolFailureReason reason) {
 
 void UpstreamAttempt::onResponseHead(http::ResponseHead&& head, bool end_stream) {
   response_started_ = true;
+  per_try_timer_.reset();  // the try answered in time; the route's timeouts take it from here
   cluster_->stats->requests_total.inc(head.status);
   callbacks_.onAttemptResponseHead(*this, std::move(head), end_stream);
 }
@@ -62,7 +63,14 @@ void UpstreamAttempt::onBelowWriteBufferLowWatermark() {
   callbacks_.onAttemptWriteBlocked(*this, false);
 }
 
+void UpstreamAttempt::armPerTryTimer(std::chrono::milliseconds timeout) {
+  if (per_try_timer_ || timeout.count() == 0) return;
+  per_try_timer_ = dispatcher_.createTimer([this] { callbacks_.onAttemptPerTryTimeout(*this); });
+  per_try_timer_->enable(timeout);
+}
+
 void UpstreamAttempt::complete() {
+  per_try_timer_.reset();
   if (!request_) return;
   cluster_->stats->request_duration.record(
       std::chrono::duration<double>(dispatcher_.timeSource().monotonicTime() - request_start_)
@@ -71,6 +79,7 @@ void UpstreamAttempt::complete() {
 }
 
 void UpstreamAttempt::abandon() {
+  per_try_timer_.reset();
   if (pending_ != nullptr) {
     pool_->cancel(pending_);
     pending_ = nullptr;

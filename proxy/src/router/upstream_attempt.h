@@ -37,6 +37,8 @@ class AttemptCallbacks {
   virtual void onAttemptReset(UpstreamAttempt& attempt, upstream::UpstreamResetReason reason) = 0;
   // The upstream takes the request body slower than it comes (true), or keeps up again.
   virtual void onAttemptWriteBlocked(UpstreamAttempt& attempt, bool blocked) = 0;
+  // The try passed its per-try timeout (armPerTryTimer); it is still in flight.
+  virtual void onAttemptPerTryTimeout(UpstreamAttempt& attempt) = 0;
 };
 
 class UpstreamAttempt : public upstream::PoolCallbacks,
@@ -60,6 +62,9 @@ class UpstreamAttempt : public upstream::PoolCallbacks,
   // The UpstreamRequest, from onAttemptReady until the attempt ends; null otherwise.
   upstream::UpstreamRequest* request() { return request_.get(); }
   bool responseStarted() const { return response_started_; }
+
+  // Starts this try's own deadline (the route's per_try_timeout); once per attempt.
+  void armPerTryTimer(std::chrono::milliseconds timeout);
 
   // The exchange finished: its connection goes back to the pool when it can be reused.
   void complete();
@@ -91,6 +96,7 @@ class UpstreamAttempt : public upstream::PoolCallbacks,
   upstream::ConnectionPool::Pending* pending_ = nullptr;
   std::unique_ptr<upstream::UpstreamRequest> request_;
   event::MonotonicTime request_start_{};
+  std::unique_ptr<event::Timer> per_try_timer_;
   bool response_started_ = false;
 };
 

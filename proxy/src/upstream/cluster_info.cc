@@ -27,6 +27,14 @@ ClusterStats ClusterStats::create(stats::Registry& registry, const std::string& 
                        "ORIGINAL_DST connections refused: not redirected, their destination "
                        "was the proxy's own listener (a loop).",
                        labels),
+      registry.counter("skiff_upstream_retries_total", "Retries made (tries after the first).",
+                       labels),
+      registry.counter("skiff_upstream_retry_overflow_total",
+                       "Retries not made because the cluster's retry budget was spent.", labels),
+      registry.counter("skiff_upstream_retry_limit_exceeded_total",
+                       "Requests that failed in a retriable way with no retry left.", labels),
+      registry.counter("skiff_upstream_per_try_timeouts_total",
+                       "Tries that passed the route's per_try_timeout.", labels),
   };
 }
 

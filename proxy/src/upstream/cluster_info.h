@@ -30,6 +30,12 @@ struct ClusterStats {
   // ORIGINAL_DST: connections refused because their destination was the proxy's own listener
   // (not redirected; proxying them would connect back to the proxy, a loop).
   stats::Counter& original_dst_refused;
+  // Retries (router/retry_state.h): made, refused by the retry budget, and failures that were
+  // retriable but had no retry left.
+  stats::Counter& retries;
+  stats::Counter& retry_overflow;
+  stats::Counter& retry_limit_exceeded;
+  stats::Counter& per_try_timeouts;
 
   static ClusterStats create(stats::Registry& registry, const std::string& cluster);
 };

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "common/random.h"
 #include "skiff/config/v1/cluster.pb.h"
 #include "upstream/host.h"
@@ -22,14 +23,13 @@ struct LbContext {
   // For RING_HASH: the request's hash (router::RouteEntry::hashKey); random host when absent.
   std::optional<uint64_t> hash_key;
   // Hosts this request already tried: a retry goes to another host when the cluster has one
-  // (ThreadLocalCluster::chooseHost asks the balancer again). Null: none.
-  const std::vector<const Host*>* hosts_tried = nullptr;
+  // (ThreadLocalCluster::chooseHost asks the balancer again).
+  absl::Span<const Host* const> hosts_tried;
   // For ORIGINAL_DST: the client's connection, whose original destination is the host.
   const net::Connection* downstream_connection = nullptr;
 
   bool tried(const Host& host) const {
-    return hosts_tried != nullptr &&
-           std::find(hosts_tried->begin(), hosts_tried->end(), &host) != hosts_tried->end();
+    return std::find(hosts_tried.begin(), hosts_tried.end(), &host) != hosts_tried.end();
   }
 };
 

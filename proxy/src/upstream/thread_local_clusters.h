@@ -11,6 +11,7 @@
 #include "common/random.h"
 #include "event/dispatcher.h"
 #include "upstream/cluster_info.h"
+#include "upstream/cluster_resources.h"
 #include "upstream/upstream_request.h"
 #include "upstream/load_balancer.h"
 
@@ -40,6 +41,8 @@ class ThreadLocalCluster {
   HostSharedPtr chooseHost(const LbContext& context);
   // The pool for a host of this cluster, created on first use.
   std::shared_ptr<ConnectionPool> pool(const HostSharedPtr& host);
+  // This worker's in-flight counts for the cluster (the retry budget reads them).
+  const ClusterResourcesSharedPtr& resources() const { return resources_; }
 
  private:
   event::Dispatcher& dispatcher_;
@@ -48,6 +51,7 @@ class ThreadLocalCluster {
   ClusterInfoConstSharedPtr info_;
   std::unique_ptr<LoadBalancer> load_balancer_;
   absl::flat_hash_map<std::string, std::shared_ptr<ConnectionPool>> pools_;
+  ClusterResourcesSharedPtr resources_ = std::make_shared<ClusterResources>();
 };
 
 class ThreadLocalClusters {
