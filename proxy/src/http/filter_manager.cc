@@ -205,12 +205,10 @@ void FilterManager::decodeTrailersFrom(size_t index) {
 }
 
 void FilterManager::holdRequestData(DecoderSlot& slot, Buffer& data, bool end_stream) {
-  Held& held = slot.held();
-  held.data = true;
-  held_request_bytes_ += data.length();
-  held.body.move(data);
-  held.end_stream = held.end_stream || end_stream;
-  updateRequestWatermark();
+  held_request_.bytes += data.length();
+  slot.held().addData(data, end_stream);
+  held_request_.update();
+  updateDownstreamReadDisabled();
 }
 
 void FilterManager::continueDecoding(DecoderSlot& slot) {
@@ -218,22 +216,14 @@ void FilterManager::continueDecoding(DecoderSlot& slot) {
   slot.stopped = false;
   std::unique_ptr<Held> held = slot.takeHeld();
   if (!held) return;
-  held_request_bytes_ -= held->body.length();
-  updateRequestWatermark();
+  held_request_.bytes -= held->body.length();
+  held_request_.update();
+  updateDownstreamReadDisabled();
   // In arrival order; a filter further on may stop again, and then holds the rest in turn.
   size_t next = slot.index() + 1;
   if (held->headers) decodeHeadersFrom(next);
   if (held->data) decodeDataFrom(next, held->body, held->end_stream);
   if (held->trailers) decodeTrailersFrom(next);
-}
-
-void FilterManager::updateRequestWatermark() {
-  if (!request_held_over_watermark_ && held_request_bytes_ > kHeldBytesHighWatermark) {
-    request_held_over_watermark_ = true;
-  } else if (request_held_over_watermark_ && held_request_bytes_ < kHeldBytesLowWatermark) {
-    request_held_over_watermark_ = false;
-  }
-  updateDownstreamReadDisabled();
 }
 
 void FilterManager::readDisableFromFilter(bool disable) {
@@ -242,7 +232,7 @@ void FilterManager::readDisableFromFilter(bool disable) {
 }
 
 void FilterManager::updateDownstreamReadDisabled() {
-  bool disable = filter_read_disabled_ || request_held_over_watermark_;
+  bool disable = filter_read_disabled_ || held_request_.over_watermark;
   if (disable == downstream_read_disabled_) return;
   downstream_read_disabled_ = disable;
   callbacks_.readDisableDownstream(disable);
@@ -315,12 +305,10 @@ void FilterManager::encodeTrailersFrom(size_t index) {
 }
 
 void FilterManager::holdResponseData(EncoderSlot& slot, Buffer& data, bool end_stream) {
-  Held& held = slot.held();
-  held.data = true;
-  held_response_bytes_ += data.length();
-  held.body.move(data);
-  held.end_stream = held.end_stream || end_stream;
-  updateResponseWatermark();
+  held_response_.bytes += data.length();
+  slot.held().addData(data, end_stream);
+  held_response_.update();
+  updateDecoderWriteBlocked();
 }
 
 void FilterManager::continueEncoding(EncoderSlot& slot) {
@@ -328,21 +316,13 @@ void FilterManager::continueEncoding(EncoderSlot& slot) {
   slot.stopped = false;
   std::unique_ptr<Held> held = slot.takeHeld();
   if (!held) return;
-  held_response_bytes_ -= held->body.length();
-  updateResponseWatermark();
+  held_response_.bytes -= held->body.length();
+  held_response_.update();
+  updateDecoderWriteBlocked();
   size_t next = slot.index() + 1;
   if (held->headers) encodeHeadersFrom(next);
   if (held->data) encodeDataFrom(next, held->body, held->end_stream);
   if (held->trailers) encodeTrailersFrom(next);
-}
-
-void FilterManager::updateResponseWatermark() {
-  if (!response_held_over_watermark_ && held_response_bytes_ > kHeldBytesHighWatermark) {
-    response_held_over_watermark_ = true;
-  } else if (response_held_over_watermark_ && held_response_bytes_ < kHeldBytesLowWatermark) {
-    response_held_over_watermark_ = false;
-  }
-  updateDecoderWriteBlocked();
 }
 
 void FilterManager::onDownstreamWriteBlocked(bool blocked) {
@@ -352,7 +332,7 @@ void FilterManager::onDownstreamWriteBlocked(bool blocked) {
 
 void FilterManager::updateDecoderWriteBlocked() {
   // The response's producer pauses while either the client or the chain's held bytes push back.
-  bool blocked = downstream_write_blocked_ || response_held_over_watermark_;
+  bool blocked = downstream_write_blocked_ || held_response_.over_watermark;
   if (blocked == decoders_write_blocked_ || destroyed_) return;
   decoders_write_blocked_ = blocked;
   for (DecoderSlot& slot : decoders_) slot.filter().onDownstreamWriteBlocked(blocked);

@@ -77,7 +77,7 @@ class FilterManager : public FilterChainBuilder {
   // Response headers have entered the encoder chain (a local reply can no longer replace them).
   bool responseStarted() const { return response_started_; }
   // Body bytes the chain holds now (both directions).
-  size_t heldBytes() const { return held_request_bytes_ + held_response_bytes_; }
+  size_t heldBytes() const { return held_request_.bytes + held_response_.bytes; }
 
  private:
   // Events a stopped filter holds, waiting to go to the filter after it.
@@ -87,6 +87,22 @@ class FilterManager : public FilterChainBuilder {
     Buffer body;
     bool end_stream = false;
     bool trailers = false;
+
+    void addData(Buffer& piece, bool end) {
+      data = true;
+      body.move(piece);
+      end_stream = end_stream || end;
+    }
+  };
+  // Body bytes one direction's filters hold, against the watermarks.
+  struct HeldBytes {
+    size_t bytes = 0;
+    bool over_watermark = false;
+    // Re-reads the watermarks after `bytes` changed.
+    void update() {
+      if (!over_watermark && bytes > kHeldBytesHighWatermark) over_watermark = true;
+      if (over_watermark && bytes < kHeldBytesLowWatermark) over_watermark = false;
+    }
   };
   class DecoderSlot;
   class EncoderSlot;
@@ -103,11 +119,9 @@ class FilterManager : public FilterChainBuilder {
   void holdResponseData(EncoderSlot& slot, Buffer& data, bool end_stream);
   void continueEncoding(EncoderSlot& slot);
 
-  void updateRequestWatermark();
   // A filter's readDisableDownstream(), combined with the chain's own request watermark.
   void readDisableFromFilter(bool disable);
   void updateDownstreamReadDisabled();
-  void updateResponseWatermark();
   void updateDecoderWriteBlocked();
 
   FilterManagerCallbacks& callbacks_;
@@ -123,13 +137,11 @@ class FilterManager : public FilterChainBuilder {
   HeaderMap response_trailers_;
   bool response_end_in_headers_ = false;
 
-  size_t held_request_bytes_ = 0;
-  size_t held_response_bytes_ = 0;
-  bool request_held_over_watermark_ = false;
+  HeldBytes held_request_;
+  HeldBytes held_response_;
   bool filter_read_disabled_ = false;
   bool downstream_read_disabled_ = false;
   bool response_started_ = false;
-  bool response_held_over_watermark_ = false;
   bool downstream_write_blocked_ = false;
   bool decoders_write_blocked_ = false;
   bool decoding_stopped_ = false;

@@ -42,28 +42,29 @@ void Router::decodeHeaders(http::RequestHead&& head, bool end_stream) {
   // those the body was never sent: nothing needs keeping.
   keep_body_ = policy.configured && request_has_body_ && !upgrade_;
   request_head_ = std::move(head);
-  if (upstream::ThreadLocalCluster* cluster = worker_.clusters().get(info_.upstream_cluster)) {
-    resources_ = cluster->resources();
-    ++resources_->active_requests;
-  }
-  if (!startAttempt()) return;
+  upstream::ThreadLocalCluster* cluster = startAttempt();
+  if (cluster == nullptr) return;
   route_->finalizeRequest(request_head_);
   // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one.
   if (request_head_.authority.empty()) request_head_.authority = attempt_->host()->address;
   if (request_complete_) onRequestComplete();
   armIdleTimer();
-  attempt_->start(*worker_.clusters().get(info_.upstream_cluster));
+  attempt_->start(*cluster);
 }
 
-bool Router::startAttempt() {
+upstream::ThreadLocalCluster* Router::startAttempt() {
   // Looked up each time: by a later loop turn a configuration change may have replaced or
   // removed the cluster (the worker's cluster map is only stable within one turn).
   upstream::ThreadLocalCluster* cluster = worker_.clusters().get(info_.upstream_cluster);
   if (cluster == nullptr) {
     fail(503, "NC", absl::StrCat("cluster ", info_.upstream_cluster, " not found"));
-    return false;
+    return nullptr;
   }
   cluster_info_ = cluster->infoPtr();
+  if (!resources_) {
+    resources_ = cluster->resources();
+    ++resources_->active_requests;
+  }
   upstream::LbContext context;
   context.hash_key = hash_key_;
   context.hosts_tried = hosts_tried_;
@@ -72,7 +73,7 @@ bool Router::startAttempt() {
   if (!host) {
     cluster_info_->stats->lb_no_host.inc();
     fail(503, "UH", absl::StrCat("no healthy upstream in cluster ", info_.upstream_cluster));
-    return false;
+    return nullptr;
   }
   info_.upstream_host = host->address;
   hosts_tried_.push_back(host.get());
@@ -82,7 +83,7 @@ bool Router::startAttempt() {
   if (request_complete_) {
     attempt_->armPerTryTimer(route_->retryPolicy().per_try_timeout);
   }
-  return true;
+  return cluster;
 }
 
 void Router::endAttempt() {
@@ -92,8 +93,7 @@ void Router::endAttempt() {
 }
 
 void Router::onAttemptReady(UpstreamAttempt& attempt) {
-  info_.upstream_request_sent =
-      info_.sinceStart(worker_.dispatcher().timeSource().monotonicTime());
+  info_.upstream_request_sent = info_.sinceStart(attempt.requestStart());
   if (route_->retryPolicy().configured || attempt.number() > 1) {
     request_head_.headers.set(kAttemptCountHeader, std::to_string(attempt.number()));
   }
@@ -253,8 +253,7 @@ void Router::scheduleRetry(std::chrono::milliseconds wait) {
   }
   auto next = [this] {
     if (done_) return;
-    if (!startAttempt()) return;
-    attempt_->start(*worker_.clusters().get(info_.upstream_cluster));
+    if (upstream::ThreadLocalCluster* cluster = startAttempt()) attempt_->start(*cluster);
   };
   if (wait.count() == 0) {
     next();

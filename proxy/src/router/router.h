@@ -82,9 +82,10 @@ class Router : public AttemptCallbacks {
  private:
   enum class RetryDecision { kRetry, kNotRetriable, kLimitExceeded, kOverBudget };
 
-  // Chooses a host (another than those tried, when the cluster has one) and starts a try on
-  // it; false after answering the request (no cluster, no host).
-  bool startAttempt();
+  // Chooses a host (another than those tried, when the cluster has one) and makes a try for
+  // it, to start on the cluster returned; null after answering the request (no cluster, no
+  // host).
+  upstream::ThreadLocalCluster* startAttempt();
   // Ends the current attempt (deferred: it may be on the call stack).
   void endAttempt();
   // Whether the way the current try ended may be tried again (counts the retry if so).

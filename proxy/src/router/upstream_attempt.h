@@ -62,6 +62,8 @@ class UpstreamAttempt : public upstream::PoolCallbacks,
   // The UpstreamRequest, from onAttemptReady until the attempt ends; null otherwise.
   upstream::UpstreamRequest* request() { return request_.get(); }
   bool responseStarted() const { return response_started_; }
+  // When the pool handed over the request (onAttemptReady).
+  event::MonotonicTime requestStart() const { return request_start_; }
 
   // Starts this try's own deadline (the route's per_try_timeout); once per attempt.
   void armPerTryTimer(std::chrono::milliseconds timeout);
