@@ -18,6 +18,7 @@
 #include "config/authorization_checks.h"
 #include "config/bootstrap_loader.h"
 #include "config/field_checks.h"
+#include "router/route_retry_policy.h"
 
 namespace skiff::control {
 namespace {
@@ -403,6 +404,7 @@ class MeshValidator {
       }
       split(file, policy.service(), route.split(), at(route_path, "split"));
       if (route.has_timeout()) timeout(file, route.timeout(), at(route_path, "timeout"));
+      if (route.has_retries()) retries(file, route.retries(), at(route_path, "retries"));
       if (!route.prefix_rewrite().empty() &&
           route.match().path_specifier_case() != config::v1::RouteMatch::kPrefix) {
         add(file, at(route_path, "prefix_rewrite"), "only a prefix match can be rewritten");
@@ -410,6 +412,26 @@ class MeshValidator {
     }
     split(file, policy.service(), policy.default_split(), at(path, "default_split"));
     if (policy.has_timeout()) timeout(file, policy.timeout(), at(path, "timeout"));
+    if (policy.has_retries()) retries(file, policy.retries(), at(path, "retries"));
+    if (policy.retry_budget().has_budget_percent()) {
+      double percent = policy.retry_budget().budget_percent().value();
+      if (!(percent >= 0 && percent <= 100)) {
+        add(file, at(at(path, "retry_budget"), "budget_percent"), "must be between 0 and 100");
+      }
+    }
+  }
+
+  // The proxy's own compiler decides, so the mesh and the proxy accept the same policies; its
+  // message names the field path.
+  void retries(const std::string& file, const config::v1::RetryPolicy& retries,
+               const std::string& path) {
+    auto compiled = router::RetryPolicy::create(retries, path);
+    if (compiled.ok()) return;
+    if (errors_.size() < kMaxErrors) {
+      errors_.push_back(absl::StrCat(file, ": ", compiled.status().message()));
+    } else {
+      ++dropped_;
+    }
   }
 
   const std::vector<std::pair<std::string, const MeshFile*>>& files_;

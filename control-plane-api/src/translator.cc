@@ -392,6 +392,10 @@ class Builder {
       cluster.set_type(Cluster::EDS);
       cluster.set_protocol(upstreamProtocol(service));
       upstreamTls(workloads_by_cluster[name], cluster);
+      if (const mesh::v1::TrafficPolicy* policy = findPolicy(mesh_, service.name());
+          policy != nullptr && policy->has_retry_budget()) {
+        *cluster.mutable_retry_budget() = policy->retry_budget();
+      }
       add(xds::kClusterType, name, cluster);
       assignment.set_cluster_name(name);
       add(xds::kEndpointType, name, assignment);
@@ -452,6 +456,11 @@ class Builder {
         } else if (policy->has_timeout()) {
           *action->mutable_timeout() = policy->timeout();
         }
+        if (source.has_retries()) {
+          *action->mutable_retry_policy() = source.retries();
+        } else if (policy->has_retries()) {
+          *action->mutable_retry_policy() = policy->retries();
+        }
         action->set_prefix_rewrite(source.prefix_rewrite());
       }
     }
@@ -461,6 +470,9 @@ class Builder {
     if (policy) {
       splitAction(name, policy->default_split(), *fallback->mutable_route());
       if (policy->has_timeout()) *fallback->mutable_route()->mutable_timeout() = policy->timeout();
+      if (policy->has_retries()) {
+        *fallback->mutable_route()->mutable_retry_policy() = policy->retries();
+      }
     } else {
       fallback->mutable_route()->set_cluster(outboundCluster(name));
     }

@@ -214,6 +214,14 @@ std::vector<BrokenCase> brokenCases() {
       {"NegativeRouteIdleTimeout",
        routeConfig("{ match: { prefix: / }, route: { cluster: backend, idle_timeout: -2s } }"),
        r + ".route.idle_timeout: must not be negative"},
+      {"UnknownRetryCondition",
+       routeConfig("{ match: { prefix: / }, route: { cluster: backend, retry_policy: "
+                   "{ retry_on: [5xx, sometimes] } } }"),
+       r + ".route.retry_policy.retry_on[1]: unknown \"sometimes\""},
+      {"TooManyRetries",
+       routeConfig("{ match: { prefix: / }, route: { cluster: backend, retry_policy: "
+                   "{ retry_on: [5xx], num_retries: 50 } } }"),
+       r + ".route.retry_policy.num_retries: 50 is more than 10"},
       {"HashPolicyWithoutHeader",
        routeConfig("{ match: { prefix: / }, route: { cluster: backend, hash_policy: [{}] } }"),
        r + ".route.hash_policy[0].header_name: header name must not be empty"},

@@ -42,6 +42,17 @@ traffic_policies:
                    "\"backend\" has no version \"v3\"");
 }
 
+TEST(MeshLoaderTest, RetriesAreCheckedByTheProxysOwnRules) {
+  EXPECT_THAT(errorOf("traffic_policies:\n  - service: backend\n    retries: {retry_on: [5xx, "
+                      "whenever]}\n"),
+              HasSubstr("mesh/policy.yaml: traffic_policies[0].retries.retry_on[1]: unknown "
+                        "\"whenever\""));
+  EXPECT_THAT(errorOf("traffic_policies:\n  - service: backend\n    retry_budget: "
+                      "{budget_percent: 150}\n"),
+              HasSubstr("mesh/policy.yaml: traffic_policies[0].retry_budget.budget_percent: must "
+                        "be between 0 and 100"));
+}
+
 TEST(MeshLoaderTest, SchemaErrorsCarryTheFile) {
   EXPECT_THAT(errorOf("traffic_policies:\n  - service: backend\n    timeout: 5 seconds\n"),
               HasSubstr("mesh/policy.yaml: traffic_policies[0].timeout"));

@@ -124,6 +124,31 @@ traffic_policies:
   EXPECT_FALSE(action.has_timeout());  // the proxy's default
 }
 
+TEST(TranslatorTest, RetriesAndTheBudgetGoToTheCallersRoutesAndClusters) {
+  const std::string policy = R"(
+traffic_policies:
+  - service: backend
+    retries: {retry_on: [gateway-error], num_retries: 2}
+    retry_budget: {budget_percent: 10, min_retry_concurrency: 5}
+    routes:
+      - match: {prefix: /pay}
+        retries: {retry_on: [connect-failure], num_retries: 1}
+)";
+  NodeResources resources = translate(testing::demoMesh(policy), node("frontend-0"));
+  auto routes = unpack<config::v1::RouteConfiguration>(resources, xds::kRouteType, "outbound");
+  const config::v1::VirtualHost& host = routes.virtual_hosts(0);
+  ASSERT_EQ(host.routes_size(), 2);
+  // The route's own retries win over the service's.
+  EXPECT_THAT(host.routes(0).route().retry_policy().retry_on(), ElementsAre("connect-failure"));
+  EXPECT_THAT(host.routes(1).route().retry_policy().retry_on(), ElementsAre("gateway-error"));
+  EXPECT_EQ(host.routes(1).route().retry_policy().num_retries().value(), 2u);
+  for (const char* name : {"outbound|backend", "outbound|backend|v1"}) {
+    auto cluster = unpack<config::v1::Cluster>(resources, xds::kClusterType, name);
+    EXPECT_EQ(cluster.retry_budget().budget_percent().value(), 10) << name;
+    EXPECT_EQ(cluster.retry_budget().min_retry_concurrency().value(), 5u) << name;
+  }
+}
+
 TEST(TranslatorTest, EmptyCallsMeansEveryServiceAndGrpcIsHttp2) {
   NodeResources resources = translate(testing::demoMesh(), node("backend-v1-0"));
   EXPECT_THAT(names(resources, xds::kClusterType),

@@ -22,6 +22,7 @@
 #include "config/field_checks.h"
 #include "config/tls_checks.h"
 #include "re2/re2.h"
+#include "router/route_retry_policy.h"
 
 namespace skiff::config {
 namespace {
@@ -539,6 +540,12 @@ class Validator {
           absl::StrFormat("\"%s\" is not a valid host", absl::Utf8SafeCHexEscape(host)));
     }
     if (action.has_timeout()) duration(action.timeout(), fieldPath(path, "timeout"), false);
+    if (action.has_retry_policy()) {
+      // The router's own compiler: its errors already name the field path.
+      auto policy =
+          router::RetryPolicy::create(action.retry_policy(), fieldPath(path, "retry_policy"));
+      if (!policy.ok()) add("", policy.status().message());
+    }
     if (action.has_idle_timeout()) {
       duration(action.idle_timeout(), fieldPath(path, "idle_timeout"), false);
     }
@@ -567,6 +574,13 @@ class Validator {
   }
 
   void cluster(const v1::Cluster& cluster, const std::string& path) {
+    if (cluster.has_retry_budget() && cluster.retry_budget().has_budget_percent()) {
+      double percent = cluster.retry_budget().budget_percent().value();
+      if (!(percent >= 0 && percent <= 100)) {
+        add(fieldPath(fieldPath(path, "retry_budget"), "budget_percent"),
+            "must be between 0 and 100");
+      }
+    }
     if (cluster.has_tls()) {
       tlsNeedsIdentity(fieldPath(path, "tls"));
       addAll(upstreamTlsErrors(cluster.tls(), fieldPath(path, "tls")));
