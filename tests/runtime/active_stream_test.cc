@@ -16,6 +16,7 @@
 #include "router/route_table.h"
 #include "server/worker_context.h"
 #include "stats/stats.h"
+#include "test_worker.h"
 #include "upstream/thread_local_clusters.h"
 
 namespace skiff::http {
@@ -100,28 +101,6 @@ class AnsweringFilter : public StreamDecoderFilter {
   std::unique_ptr<event::Timer> timer_;
 };
 
-class NullWorker : public server::WorkerContext {
- public:
-  explicit NullWorker(event::Dispatcher& dispatcher)
-      : dispatcher_(dispatcher), clusters_(dispatcher, random_) {}
-  event::Dispatcher& dispatcher() override { return dispatcher_; }
-  Random& random() override { return random_; }
-  upstream::ThreadLocalClusters& clusters() override { return clusters_; }
-  std::shared_ptr<const router::RouteTable> routeTable(const std::string&) override {
-    return nullptr;
-  }
-  access_log::Logger* accessLogger(const std::shared_ptr<access_log::Sink>&) override {
-    return nullptr;
-  }
-  bool draining() const override { return false; }
-  void onDownstreamClosed(server::DownstreamConnection&) override {}
-
- private:
-  event::Dispatcher& dispatcher_;
-  FastRandom random_{7};
-  upstream::ThreadLocalClusters clusters_;
-};
-
 class ActiveStreamTest : public ::testing::Test {
  protected:
   ActiveStreamTest()
@@ -172,7 +151,7 @@ class ActiveStreamTest : public ::testing::Test {
 
   event::SimulatedTimeSystem time_;
   event::Dispatcher dispatcher_;
-  NullWorker worker_;
+  testing::TestWorker worker_;
   stats::Registry registry_;
   ListenerStats stats_;
   HttpListenerConfig config_;

@@ -15,6 +15,7 @@
 #include "router/route_table.h"
 #include "server/worker_context.h"
 #include "stats/stats.h"
+#include "test_worker.h"
 #include "upstream/thread_local_clusters.h"
 
 namespace skiff::router {
@@ -99,31 +100,16 @@ class FakePool : public upstream::ConnectionPool {
   std::vector<std::unique_ptr<Pending>> waiting_;
 };
 
-class FakeWorker : public server::WorkerContext {
+// The worker, with pools the test drives (one per host, kept in `pools`).
+class FakeWorker : public testing::TestWorker {
  public:
   FakeWorker(event::Dispatcher& dispatcher, std::map<std::string, std::shared_ptr<FakePool>>& pools)
-      : dispatcher_(dispatcher),
-        clusters_(dispatcher, random_,
-                  [&pools](event::Dispatcher&, upstream::HostSharedPtr host,
-                           upstream::ClusterInfoConstSharedPtr) {
-                    auto pool = std::make_shared<FakePool>();
-                    pools[host->address] = pool;
-                    return pool;
-                  }) {}
-  event::Dispatcher& dispatcher() override { return dispatcher_; }
-  Random& random() override { return random_; }
-  upstream::ThreadLocalClusters& clusters() override { return clusters_; }
-  std::shared_ptr<const RouteTable> routeTable(const std::string&) override { return nullptr; }
-  access_log::Logger* accessLogger(const std::shared_ptr<access_log::Sink>&) override {
-    return nullptr;
-  }
-  bool draining() const override { return false; }
-  void onDownstreamClosed(server::DownstreamConnection&) override {}
-
- private:
-  event::Dispatcher& dispatcher_;
-  FastRandom random_{42};
-  upstream::ThreadLocalClusters clusters_;
+      : TestWorker(dispatcher, [&pools](event::Dispatcher&, upstream::HostSharedPtr host,
+                                        upstream::ClusterInfoConstSharedPtr) {
+          auto pool = std::make_shared<FakePool>();
+          pools[host->address] = pool;
+          return pool;
+        }) {}
 };
 
 struct RecordingCallbacks : RouterCallbacks {
