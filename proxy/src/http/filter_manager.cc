@@ -4,16 +4,17 @@
 
 namespace skiff::http {
 
-// What one decoder filter sees of its stream; also where the events it holds wait.
-class FilterManager::DecoderSlot : public DecoderFilterCallbacks {
+// What the two kinds of slot share: the filter, whether the slot owns it, its place in its
+// direction, the events it holds, and the stream-wide callbacks every filter may use.
+template <class Callbacks, class Filter>
+class FilterManager::Slot : public Callbacks {
  public:
   // `owned`: the filter object when this slot owns it (every decoder filter; a StreamFilter is
-  // owned here and only pointed to by its encoder slot).
-  DecoderSlot(FilterManager& manager, StreamDecoderFilter& filter,
-              std::unique_ptr<StreamFilterBase> owned)
+  // owned by its decoder slot and only pointed to by its encoder slot).
+  Slot(FilterManager& manager, Filter& filter, std::unique_ptr<StreamFilterBase> owned)
       : manager_(&manager), filter_(&filter), owned_(std::move(owned)) {}
 
-  StreamDecoderFilter& filter() { return *filter_; }
+  Filter& filter() { return *filter_; }
   StreamFilterBase* owned() { return owned_.get(); }
   size_t index() const { return index_; }
   void setIndex(size_t index) { index_ = index; }
@@ -24,7 +25,6 @@ class FilterManager::DecoderSlot : public DecoderFilterCallbacks {
   std::unique_ptr<Held> takeHeld() { return std::move(held_); }
   bool stopped = false;
 
-  // DecoderFilterCallbacks
   StreamInfo& streamInfo() override { return manager_->callbacks_.streamInfo(); }
   server::WorkerContext& worker() override { return manager_->callbacks_.worker(); }
   const net::Connection& connection() override { return manager_->callbacks_.connection(); }
@@ -32,6 +32,21 @@ class FilterManager::DecoderSlot : public DecoderFilterCallbacks {
   void sendLocalReply(int status, absl::string_view flag, absl::string_view detail) override {
     manager_->callbacks_.sendLocalReply(status, flag, detail);
   }
+
+ protected:
+  FilterManager* manager_;
+
+ private:
+  Filter* filter_;
+  std::unique_ptr<StreamFilterBase> owned_;
+  size_t index_ = 0;
+  std::unique_ptr<Held> held_;
+};
+
+// What one decoder filter sees of its stream; also where the events it holds wait.
+class FilterManager::DecoderSlot : public Slot<DecoderFilterCallbacks, StreamDecoderFilter> {
+ public:
+  using Slot::Slot;
   void continueDecoding() override { manager_->continueDecoding(*this); }
   // After a local reply, what the producer still sends is not the response any more.
   void encodeHeaders(ResponseHead&& head, bool end_stream) override {
@@ -48,48 +63,12 @@ class FilterManager::DecoderSlot : public DecoderFilterCallbacks {
     if (!manager_->local_reply_) manager_->encodeTrailers(std::move(trailers));
   }
   void readDisableDownstream(bool disable) override { manager_->readDisableFromFilter(disable); }
-
- private:
-  FilterManager* manager_;
-  StreamDecoderFilter* filter_;
-  std::unique_ptr<StreamFilterBase> owned_;
-  size_t index_ = 0;
-  std::unique_ptr<Held> held_;
 };
 
-class FilterManager::EncoderSlot : public EncoderFilterCallbacks {
+class FilterManager::EncoderSlot : public Slot<EncoderFilterCallbacks, StreamEncoderFilter> {
  public:
-  EncoderSlot(FilterManager& manager, StreamEncoderFilter& filter,
-              std::unique_ptr<StreamFilterBase> owned)
-      : manager_(&manager), filter_(&filter), owned_(std::move(owned)) {}
-
-  StreamEncoderFilter& filter() { return *filter_; }
-  StreamFilterBase* owned() { return owned_.get(); }
-  size_t index() const { return index_; }
-  void setIndex(size_t index) { index_ = index; }
-  Held& held() {
-    if (!held_) held_ = std::make_unique<Held>();
-    return *held_;
-  }
-  std::unique_ptr<Held> takeHeld() { return std::move(held_); }
-  bool stopped = false;
-
-  // EncoderFilterCallbacks
-  StreamInfo& streamInfo() override { return manager_->callbacks_.streamInfo(); }
-  server::WorkerContext& worker() override { return manager_->callbacks_.worker(); }
-  const net::Connection& connection() override { return manager_->callbacks_.connection(); }
-  const router::RouteEntry* route() override { return manager_->callbacks_.route(); }
-  void sendLocalReply(int status, absl::string_view flag, absl::string_view detail) override {
-    manager_->callbacks_.sendLocalReply(status, flag, detail);
-  }
+  using Slot::Slot;
   void continueEncoding() override { manager_->continueEncoding(*this); }
-
- private:
-  FilterManager* manager_;
-  StreamEncoderFilter* filter_;
-  std::unique_ptr<StreamFilterBase> owned_;
-  size_t index_ = 0;
-  std::unique_ptr<Held> held_;
 };
 
 FilterManager::FilterManager(FilterManagerCallbacks& callbacks) : callbacks_(callbacks) {}

@@ -104,6 +104,8 @@ class FilterManager : public FilterChainBuilder {
       if (over_watermark && bytes < kHeldBytesLowWatermark) over_watermark = false;
     }
   };
+  template <class Callbacks, class Filter>
+  class Slot;
   class DecoderSlot;
   class EncoderSlot;
 
