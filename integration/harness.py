@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,8 @@ import urllib.request
 import yaml
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tools", "lib"))
+import ports  # noqa: E402
 
 
 def proxy_binary():
@@ -24,10 +27,9 @@ def proxy_binary():
 
 
 def free_port():
-    """A port that was free a moment ago. Only for the admin address: listeners use port 0."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port that is free now and outside the kernel's ephemeral range (tools/lib/ports.py).
+    Only for addresses that must be known in advance: listeners under test use port 0."""
+    return ports.free_port()
 
 
 def closed_port():
