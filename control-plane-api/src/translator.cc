@@ -392,9 +392,12 @@ class Builder {
       cluster.set_type(Cluster::EDS);
       cluster.set_protocol(upstreamProtocol(service));
       upstreamTls(workloads_by_cluster[name], cluster);
-      if (const mesh::v1::TrafficPolicy* policy = findPolicy(mesh_, service.name());
-          policy != nullptr && policy->has_retry_budget()) {
-        *cluster.mutable_retry_budget() = policy->retry_budget();
+      if (const mesh::v1::TrafficPolicy* policy = findPolicy(mesh_, service.name())) {
+        // Limits the callers keep for their own calls to the service.
+        if (policy->has_retry_budget()) *cluster.mutable_retry_budget() = policy->retry_budget();
+        if (policy->has_circuit_breakers()) {
+          *cluster.mutable_circuit_breakers() = policy->circuit_breakers();
+        }
       }
       add(xds::kClusterType, name, cluster);
       assignment.set_cluster_name(name);

@@ -149,6 +149,25 @@ traffic_policies:
   }
 }
 
+TEST(TranslatorTest, CircuitBreakersGoToTheCallersClustersOnly) {
+  const std::string policy = R"(
+traffic_policies:
+  - service: backend
+    circuit_breakers: {max_requests: 100, max_pending_requests: 10}
+)";
+  NodeResources resources = translate(testing::demoMesh(policy), node("frontend-0"));
+  for (const char* name : {"outbound|backend", "outbound|backend|v2"}) {
+    auto cluster = unpack<config::v1::Cluster>(resources, xds::kClusterType, name);
+    EXPECT_EQ(cluster.circuit_breakers().max_requests().value(), 100u) << name;
+    EXPECT_EQ(cluster.circuit_breakers().max_pending_requests().value(), 10u) << name;
+    EXPECT_FALSE(cluster.circuit_breakers().has_max_connections()) << name;
+  }
+  // The service's own inbound cluster (its application) is not limited by its callers' policy.
+  NodeResources own = translate(testing::demoMesh(policy), node("backend-v1-0"));
+  auto inbound = unpack<config::v1::Cluster>(own, xds::kClusterType, "inbound|backend");
+  EXPECT_FALSE(inbound.has_circuit_breakers());
+}
+
 TEST(TranslatorTest, EmptyCallsMeansEveryServiceAndGrpcIsHttp2) {
   NodeResources resources = translate(testing::demoMesh(), node("backend-v1-0"));
   EXPECT_THAT(names(resources, xds::kClusterType),

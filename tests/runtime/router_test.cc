@@ -63,8 +63,14 @@ class FakeUpstreamRequest : public upstream::UpstreamRequest {
 // A host's pool whose slots the test hands out (or refuses) by hand.
 class FakePool : public upstream::ConnectionPool {
  public:
+  explicit FakePool(upstream::ResourceLimit& pending_requests)
+      : pending_requests_(pending_requests) {}
   Pending* newStream(upstream::PoolCallbacks& callbacks) override {
-    waiting_.push_back(std::make_unique<Pending>(callbacks));
+    if (!pending_requests_.tryAcquire()) {
+      callbacks.onPoolFailure(upstream::PoolFailureReason::kOverflow);
+      return nullptr;
+    }
+    waiting_.push_back(std::make_unique<Pending>(callbacks, pending_requests_));
     return waiting_.back().get();
   }
   void cancel(Pending* pending) override {
@@ -97,6 +103,7 @@ class FakePool : public upstream::ConnectionPool {
   int cancelled = 0;
 
  private:
+  upstream::ResourceLimit& pending_requests_;
   std::vector<std::unique_ptr<Pending>> waiting_;
 };
 
@@ -105,8 +112,8 @@ class FakeWorker : public testing::TestWorker {
  public:
   FakeWorker(event::Dispatcher& dispatcher, std::map<std::string, std::shared_ptr<FakePool>>& pools)
       : TestWorker(dispatcher, [&pools](event::Dispatcher&, upstream::HostSharedPtr host,
-                                        upstream::ClusterInfoConstSharedPtr) {
-          auto pool = std::make_shared<FakePool>();
+                                        upstream::ClusterInfoConstSharedPtr cluster) {
+          auto pool = std::make_shared<FakePool>(cluster->breakers->pending_requests);
           pools[host->address] = pool;
           return pool;
         }) {}
@@ -134,13 +141,14 @@ struct RecordingCallbacks : RouterCallbacks {
 
 class RouterTest : public ::testing::Test {
  protected:
-  RouterTest() : dispatcher_("test", time_), worker_(dispatcher_, pools_), registry_(1) {}
+  RouterTest() : registry_(1), dispatcher_("test", time_), worker_(dispatcher_, pools_) {}
 
   // A cluster "backend" with these hosts, and a route to it with a 1 s timeout.
   void setUp(std::vector<std::string> hosts, milliseconds timeout = milliseconds(1000),
              config::v1::Cluster::LbPolicy policy = config::v1::Cluster::ROUND_ROBIN,
              const config::v1::RetryPolicy* retry = nullptr,
-             const config::v1::RetryBudget* budget = nullptr) {
+             const config::v1::RetryBudget* budget = nullptr,
+             const config::v1::CircuitBreakers* breakers = nullptr) {
     auto info = std::make_shared<upstream::ClusterInfo>();
     info->name = "backend";
     info->config.set_name("backend");
@@ -149,6 +157,9 @@ class RouterTest : public ::testing::Test {
     stats_ = std::make_unique<upstream::ClusterStats>(
         upstream::ClusterStats::create(registry_, "backend"));
     info->stats = stats_.get();
+    breakers_ = std::make_unique<upstream::CircuitBreakers>(registry_, "backend");
+    if (breakers != nullptr) breakers_->configure(*breakers);
+    info->breakers = breakers_.get();
     auto host_vector = std::make_shared<upstream::HostVector>();
     for (const std::string& ip : hosts) host_vector->push_back(*upstream::makeHost(ip, 80, 1));
     info->hosts = host_vector;
@@ -192,10 +203,12 @@ class RouterTest : public ::testing::Test {
   }
 
   event::SimulatedTimeSystem time_;
+  // Before the pools: requests waiting in them hold units of the breakers.
+  stats::Registry registry_;
+  std::unique_ptr<upstream::CircuitBreakers> breakers_;
   event::Dispatcher dispatcher_;
   std::map<std::string, std::shared_ptr<FakePool>> pools_;
   FakeWorker worker_;
-  stats::Registry registry_;
   std::unique_ptr<upstream::ClusterStats> stats_;
   std::shared_ptr<const RouteTable> table_;
   const RouteEntry* route_ = nullptr;
@@ -472,6 +485,71 @@ TEST_F(RouterTest, ARetryOverTheBudgetIsNotMadeAndIsFlagged) {
   none.mutable_budget_percent()->set_value(0);
   none.mutable_min_retry_concurrency()->set_value(0);
   setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy, &none);
+  start();
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(503), true);
+  EXPECT_EQ(callbacks_.head_status, 503);
+  EXPECT_TRUE(info_.hasResponseFlag("UO"));
+  EXPECT_EQ(stats_->retry_overflow.value(), 1u);
+}
+
+// ---- Circuit breakers ----
+
+config::v1::CircuitBreakers limits(int requests, int pending, int retries) {
+  config::v1::CircuitBreakers config;
+  if (requests >= 0) config.mutable_max_requests()->set_value(requests);
+  if (pending >= 0) config.mutable_max_pending_requests()->set_value(pending);
+  if (retries >= 0) config.mutable_max_retries()->set_value(retries);
+  return config;
+}
+
+TEST_F(RouterTest, ARequestOverMaxRequestsIsAnsweredUoAtOnce) {
+  auto breakers = limits(1, -1, -1);
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, nullptr, nullptr,
+        &breakers);
+  ASSERT_TRUE(breakers_->requests.tryAcquire());  // another request holds the only slot
+  start();
+  EXPECT_EQ(callbacks_.failure_status, 503);
+  EXPECT_EQ(callbacks_.failure_flag, "UO");
+  EXPECT_NE(callbacks_.failure_detail.find("max_requests"), std::string::npos);
+  EXPECT_EQ(pools_.count("10.0.0.1:80"), 0u);  // never reached a pool
+  EXPECT_EQ(breakers_->requests.count(), 1u);
+}
+
+TEST_F(RouterTest, ARequestHoldsItsSlotUntilItEndsAndRetriesDoNotTakeAnother) {
+  auto policy = retryOn({"5xx"});
+  auto breakers = limits(1, -1, -1);
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy, nullptr,
+        &breakers);
+  start();
+  EXPECT_EQ(breakers_->requests.count(), 1u);
+  std::shared_ptr<FakeUpstreamRequest::Log> log;
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(503), true);
+  EXPECT_EQ(breakers_->retries.count(), 1u);
+  time_.advanceTimeAndRun(milliseconds(25));
+  pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(200), true);
+  EXPECT_EQ(callbacks_.head_status, 200);
+  EXPECT_EQ(breakers_->requests.count(), 0u);
+  EXPECT_EQ(breakers_->retries.count(), 0u);
+}
+
+TEST_F(RouterTest, APoolOverMaxPendingRequestsIsAnsweredUoWithoutARetry) {
+  auto policy = retryOn({"5xx", "connect-failure"});
+  auto breakers = limits(-1, 0, -1);
+  setUp({"10.0.0.1", "10.0.0.2"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy,
+        nullptr, &breakers);
+  start();
+  EXPECT_EQ(callbacks_.failure_status, 503);
+  EXPECT_EQ(callbacks_.failure_flag, "UO");
+  EXPECT_EQ(info_.attempt_count, 1u);
+  EXPECT_EQ(breakers_->requests.count(), 0u);
+}
+
+TEST_F(RouterTest, ARetryOverMaxRetriesIsNotMadeAndIsFlagged) {
+  auto policy = retryOn({"5xx"});
+  auto breakers = limits(-1, -1, 0);
+  setUp({"10.0.0.1"}, milliseconds(5000), config::v1::Cluster::ROUND_ROBIN, &policy, nullptr,
+        &breakers);
   start();
   std::shared_ptr<FakeUpstreamRequest::Log> log;
   pool("10.0.0.1").ready(log)->callbacks()->onResponseHead(status(503), true);

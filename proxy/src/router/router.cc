@@ -62,6 +62,13 @@ upstream::ThreadLocalCluster* Router::startAttempt() {
   }
   cluster_info_ = cluster->infoPtr();
   if (!resources_) {
+    // The request counts once against the cluster's max_requests, whatever its tries.
+    if (!cluster_info_->breakers->requests.tryAcquire()) {
+      fail(503, "UO", absl::StrCat("cluster ", info_.upstream_cluster,
+                                   " is at its circuit breaker's max_requests"));
+      return nullptr;
+    }
+    breakers_ = cluster_info_->breakers;
     resources_ = cluster->resources();
     ++resources_->active_requests;
   }
@@ -220,13 +227,16 @@ Router::RetryDecision Router::decideRetry(const RetryState::TryOutcome& outcome)
     case RetryState::Decision::kRetry:
       break;
   }
-  // The retry this request already holds a budget slot for is the one being replaced.
-  if (!holds_retry_slot_ &&
-      (!resources_ || !resources_->retryAllowed(cluster_info_->config.retry_budget()))) {
+  // The retry this request already holds a slot for is the one being replaced.
+  if (holds_retry_slot_) return RetryDecision::kRetry;
+  if (!resources_ || !resources_->retryAllowed(cluster_info_->config.retry_budget()) ||
+      !breakers_->retries.tryAcquire()) {
     cluster_info_->stats->retry_overflow.inc();
     info_.addResponseFlag("UO");
     return RetryDecision::kOverBudget;
   }
+  holds_retry_slot_ = true;
+  ++resources_->active_retries;
   return RetryDecision::kRetry;
 }
 
@@ -247,10 +257,6 @@ void Router::retryOrFail(const RetryState::TryOutcome& outcome, int status,
 void Router::scheduleRetry(std::chrono::milliseconds wait) {
   endAttempt();
   cluster_info_->stats->retries.inc();
-  if (!holds_retry_slot_ && resources_) {
-    holds_retry_slot_ = true;
-    ++resources_->active_retries;
-  }
   auto next = [this] {
     if (done_) return;
     if (upstream::ThreadLocalCluster* cluster = startAttempt()) attempt_->start(*cluster);
@@ -393,7 +399,11 @@ void Router::abandonUpstream() {
 void Router::releaseResources() {
   if (!resources_) return;
   --resources_->active_requests;
-  if (holds_retry_slot_) --resources_->active_retries;
+  breakers_->requests.release();
+  if (holds_retry_slot_) {
+    --resources_->active_retries;
+    breakers_->retries.release();
+  }
   holds_retry_slot_ = false;
   resources_.reset();
 }

@@ -115,6 +115,8 @@ class Router : public AttemptCallbacks {
   StreamInfo& info_;
   upstream::ClusterInfoConstSharedPtr cluster_info_;
   upstream::ClusterResourcesSharedPtr resources_;  // this worker's counts for the cluster
+  // The cluster's circuit breakers, while the request holds a slot of them (with resources_).
+  upstream::CircuitBreakers* breakers_ = nullptr;
   bool holds_retry_slot_ = false;
   std::unique_ptr<UpstreamAttempt> attempt_;
   absl::InlinedVector<const upstream::Host*, 2> hosts_tried_;

@@ -11,6 +11,7 @@
 #include "skiff/config/v1/cluster.pb.h"
 #include "stats/stats.h"
 #include "tls/tls_settings.h"
+#include "upstream/circuit_breakers.h"
 #include "upstream/host.h"
 
 namespace skiff::upstream {
@@ -47,6 +48,7 @@ struct ClusterInfo {
   std::chrono::milliseconds idle_timeout{60000};
   uint32_t max_requests_per_connection = 0;
   ClusterStats* stats = nullptr;  // owned by the ClusterManager, one per name, never freed
+  CircuitBreakers* breakers = nullptr;  // the same: counts outlive config changes
   std::shared_ptr<const HostVector> hosts;
   // Mutual TLS to the hosts (null: plaintext). Attached with the stats, by the ClusterManager.
   std::shared_ptr<const tls::UpstreamTlsSettings> tls;

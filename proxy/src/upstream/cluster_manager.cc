@@ -84,8 +84,7 @@ absl::Status ClusterManager::addClusters(
     auto built = buildClusterInfo(config);
     if (!built.ok()) return built.status();
     std::shared_ptr<ClusterInfo> info = std::move(*built);
-    info->stats = statsFor(config.name());
-    attachTls(*info);
+    attachShared(*info);
     static_names_.insert(config.name());
     if (config.type() == config::v1::Cluster::STRICT_DNS) {
       auto dns = std::make_unique<DnsCluster>();
@@ -195,6 +194,15 @@ void ClusterManager::attachTls(ClusterInfo& info) {
       info.config.tls(), info.config.protocol() == config::v1::Cluster::HTTP2, registry_, info.name);
 }
 
+void ClusterManager::attachShared(ClusterInfo& info) {
+  info.stats = statsFor(info.name);
+  auto& breakers = breakers_[info.name];
+  if (!breakers) breakers = std::make_unique<CircuitBreakers>(registry_, info.name);
+  breakers->configure(info.config.circuit_breakers());
+  info.breakers = breakers.get();
+  attachTls(info);
+}
+
 ClusterStats* ClusterManager::statsFor(const std::string& name) {
   auto& stats = stats_[name];
   if (!stats) stats = std::make_unique<ClusterStats>(ClusterStats::create(registry_, name));
@@ -241,8 +249,7 @@ void ClusterManager::commitDynamic(DynamicPlan plan) {
     auto current = clusters_.find(name);
     if (current != clusters_.end() && current->second == info) continue;  // unchanged
     int64_t old_hosts = current == clusters_.end() ? 0 : current->second->hosts->size();
-    info->stats = statsFor(name);
-    attachTls(*info);
+    attachShared(*info);
     info->stats->hosts.add(static_cast<int64_t>(info->hosts->size()) - old_hosts);
     SKIFF_LOG(kInfo, "cluster %s %s: %d hosts", name,
               current == clusters_.end() ? "added" : "updated",

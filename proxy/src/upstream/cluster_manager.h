@@ -66,6 +66,9 @@ class ClusterManager {
   // One stats object per cluster name for the life of the process: a cluster that changes or
   // comes back keeps its metric series.
   ClusterStats* statsFor(const std::string& name);
+  // Attaches the cluster's stats and circuit breakers (one per name, like the stats; the
+  // limits of this config) and compiles its `tls`.
+  void attachShared(ClusterInfo& info);
   // Compiles the cluster's `tls` (its handshake counters need the registry).
   void attachTls(ClusterInfo& info);
 
@@ -74,6 +77,7 @@ class ClusterManager {
   PublishCallback publish_;
   ClusterMap clusters_;
   absl::flat_hash_map<std::string, std::unique_ptr<ClusterStats>> stats_;
+  absl::flat_hash_map<std::string, std::unique_ptr<CircuitBreakers>> breakers_;
   std::set<std::string> static_names_;
   std::map<std::string, config::v1::Cluster> dynamic_configs_;
   std::vector<std::unique_ptr<DnsCluster>> dns_clusters_;

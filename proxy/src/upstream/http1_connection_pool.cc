@@ -167,16 +167,43 @@ ConnectionPool::Pending* Http1ConnectionPool::newStream(PoolCallbacks& callbacks
     hand(callbacks, std::move(idle.connection), true);
     return nullptr;
   }
-  pending_.push_back(std::make_unique<Pending>(callbacks));
+  ResourceLimit& pending_requests = cluster_->breakers->pending_requests;
+  if (!pending_requests.tryAcquire()) {
+    callbacks.onPoolFailure(PoolFailureReason::kOverflow);
+    return nullptr;
+  }
+  pending_.push_back(std::make_unique<Pending>(callbacks, pending_requests));
   Pending* request = pending_.back().get();
+  connectForPending();
+  return request;
+}
+
+void Http1ConnectionPool::connectForPending() {
+  if (draining_ || pending_.size() <= connecting_.size()) return;
+  // At the cluster's max_connections a request waits for one of this pool's connections to
+  // come back; a pool with none may always open one, or its requests would never run.
+  ResourceLimit& limit = cluster_->breakers->connections;
+  if (open_connections_ > 0) {
+    if (!limit.tryAcquire()) return;
+  } else {
+    limit.acquire();
+  }
+  ++open_connections_;
+  auto hold = std::make_unique<ResourceHold>(
+      limit, [pool = weak_from_this()] {
+        if (auto alive = pool.lock()) alive->onConnectionDestroyed();
+      });
   auto connection = net::Connection::connect(
       dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr), cluster_->connect_timeout);
   if (cluster_->tls) connection->startClientTls(cluster_->tls->newTransport());
-  connecting_.push_back(
-      std::make_unique<Http1UpstreamConnection>(std::move(connection), host_,
-                                                *cluster_->stats));
+  connecting_.push_back(std::make_unique<Http1UpstreamConnection>(
+      std::move(connection), host_, *cluster_->stats, std::move(hold)));
   connecting_.back()->setOwner(this);
-  return request;
+}
+
+void Http1ConnectionPool::onConnectionDestroyed() {
+  --open_connections_;
+  connectForPending();
 }
 
 void Http1ConnectionPool::cancel(Pending* request) {

@@ -48,6 +48,11 @@ class Http1ConnectionPool : public ConnectionPool,
             bool reused);
   std::unique_ptr<Http1UpstreamConnection> takeConnecting(Http1UpstreamConnection& connection);
   void closeIdle(Http1UpstreamConnection* connection);
+  // Opens a connection for a waiting request that has none coming, if the cluster's
+  // max_connections allows.
+  void connectForPending();
+  // A connection of this pool (connecting, idle or busy) is gone.
+  void onConnectionDestroyed();
 
   event::Dispatcher& dispatcher_;
   HostSharedPtr host_;
@@ -56,6 +61,7 @@ class Http1ConnectionPool : public ConnectionPool,
   std::vector<std::unique_ptr<Http1UpstreamConnection>> connecting_;
   std::list<IdleConnection> idle_;  // most recently used at the back
   bool draining_ = false;
+  uint32_t open_connections_ = 0;  // this pool's connections alive, in whatever state
 };
 
 }  // namespace skiff::upstream

@@ -13,10 +13,12 @@ const http1::CodecLimits& responseLimits() {
 }  // namespace
 
 Http1UpstreamConnection::Http1UpstreamConnection(std::unique_ptr<net::Connection> connection,
-                                       HostSharedPtr host, ClusterStats& stats)
+                                                 HostSharedPtr host, ClusterStats& stats,
+                                                 std::unique_ptr<ResourceHold> hold)
     : connection_(std::move(connection)),
       host_(std::move(host)),
       stats_(stats),
+      hold_(std::move(hold)),
       decoder_(responseLimits(), *this) {
   connection_->setCallbacks(this);
   stats_.connections_total.inc();

@@ -31,8 +31,9 @@ class Http1ConnectionOwner {
 
 class Http1UpstreamConnection : public net::ConnectionCallbacks, public http1::ResponseDecoderCallbacks {
  public:
+  // `hold`: the connection's unit of the cluster's max_connections, released with it.
   Http1UpstreamConnection(std::unique_ptr<net::Connection> connection, HostSharedPtr host,
-                     ClusterStats& stats);
+                          ClusterStats& stats, std::unique_ptr<ResourceHold> hold);
   ~Http1UpstreamConnection() override;
 
   void setOwner(Http1ConnectionOwner* owner) { owner_ = owner; }
@@ -70,6 +71,7 @@ class Http1UpstreamConnection : public net::ConnectionCallbacks, public http1::R
   // The cluster's stats live as long as the process; the ClusterInfo may not outlive a
   // deferred delete of this connection (a cluster update drops its pools).
   ClusterStats& stats_;
+  std::unique_ptr<ResourceHold> hold_;
   http1::ResponseDecoder decoder_;
   Buffer encode_buffer_;
   Http1ConnectionOwner* owner_ = nullptr;

@@ -18,8 +18,17 @@ class Http2ConnectionPool::Connection : public net::ConnectionCallbacks,
                                         public http2::ClientCodecCallbacks,
                                         public event::DeferredFlush {
  public:
-  Connection(Http2ConnectionPool& pool, std::unique_ptr<net::Connection> connection)
-      : pool_(pool),
+  // `connections`: the cluster's max_connections, of which this connection holds one unit
+  // (already taken) until it is destroyed.
+  Connection(Http2ConnectionPool& pool, std::unique_ptr<net::Connection> connection,
+             ResourceLimit& connections)
+      : hold_(connections,
+              // The unit comes back after the pool let the connection go: waiters the limit
+              // held back may get a connection now.
+              [weak = pool.weak_from_this()] {
+                if (auto alive = weak.lock()) alive->connectForPending();
+              }),
+        pool_(pool),
         dispatcher_(pool.dispatcher_),
         stats_(*pool.cluster_->stats),
         connection_(std::move(connection)),
@@ -103,6 +112,7 @@ class Http2ConnectionPool::Connection : public net::ConnectionCallbacks,
     return it == streams_.end() ? nullptr : it->second;
   }
 
+  ResourceHold hold_;  // first: released last, after the socket is closed
   Http2ConnectionPool& pool_;
   event::Dispatcher& dispatcher_;
   ClusterStats& stats_;
@@ -344,21 +354,35 @@ ConnectionPool::Pending* Http2ConnectionPool::newStream(PoolCallbacks& callbacks
     attach(callbacks, *connection);
     return nullptr;
   }
-  pending_.push_back(std::make_unique<Pending>(callbacks));
+  ResourceLimit& pending_requests = cluster_->breakers->pending_requests;
+  if (!pending_requests.tryAcquire()) {
+    callbacks.onPoolFailure(PoolFailureReason::kOverflow);
+    return nullptr;
+  }
+  pending_.push_back(std::make_unique<Pending>(callbacks, pending_requests));
   Pending* pending = pending_.back().get();
-  // One connection being set up serves every waiter that fits in its stream limit.
-  bool connecting = false;
-  for (auto& connection : connections_) {
-    if (!connection->connected() && !connection->closed()) connecting = true;
-  }
-  if (!connecting) {
-    auto socket = net::Connection::connect(
-        dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr),
-        cluster_->connect_timeout);
-    if (cluster_->tls) socket->startClientTls(cluster_->tls->newTransport());
-    connections_.push_back(std::make_unique<Connection>(*this, std::move(socket)));
-  }
+  connectForPending();
   return pending;
+}
+
+void Http2ConnectionPool::connectForPending() {
+  if (pending_.empty() || draining_) return;
+  // One connection being set up serves every waiter that fits in its stream limit.
+  for (auto& connection : connections_) {
+    if (!connection->connected() && !connection->closed()) return;
+  }
+  // At the cluster's max_connections the waiters wait for stream capacity on the connections
+  // this pool has; a pool with none may always open one.
+  ResourceLimit& limit = cluster_->breakers->connections;
+  if (!connections_.empty()) {
+    if (!limit.tryAcquire()) return;
+  } else {
+    limit.acquire();
+  }
+  auto socket = net::Connection::connect(
+      dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr), cluster_->connect_timeout);
+  if (cluster_->tls) socket->startClientTls(cluster_->tls->newTransport());
+  connections_.push_back(std::make_unique<Connection>(*this, std::move(socket), limit));
 }
 
 void Http2ConnectionPool::cancel(Pending* pending) {
@@ -374,19 +398,7 @@ void Http2ConnectionPool::servePending() {
     // The request's head is sent inside onPoolReady, so the capacity check stays true.
     attach(pending->callbacks, *connection);
   }
-  if (!pending_.empty()) {
-    bool connecting = false;
-    for (auto& connection : connections_) {
-      if (!connection->connected() && !connection->closed()) connecting = true;
-    }
-    if (!connecting && !draining_) {
-      auto socket = net::Connection::connect(
-          dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr),
-          cluster_->connect_timeout);
-      if (cluster_->tls) socket->startClientTls(cluster_->tls->newTransport());
-      connections_.push_back(std::make_unique<Connection>(*this, std::move(socket)));
-    }
-  }
+  connectForPending();
 }
 
 void Http2ConnectionPool::onConnected(Connection& connection) {

@@ -42,6 +42,9 @@ class Http2ConnectionPool : public ConnectionPool,
   Connection* connectionWithCapacity();
   void attach(PoolCallbacks& callbacks, Connection& connection);
   void servePending();
+  // Opens a connection when requests wait and none is being set up, if the cluster's
+  // max_connections allows (a pool with no connection always may).
+  void connectForPending();
 
   event::Dispatcher& dispatcher_;
   HostSharedPtr host_;

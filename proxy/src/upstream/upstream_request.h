@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "common/buffer.h"
 #include "http/header_map.h"
+#include "upstream/circuit_breakers.h"
 #include "upstream/host.h"
 
 namespace skiff::net {
@@ -83,14 +84,21 @@ class ConnectionPool {
   static PoolFailureReason failureReason(const net::Connection& connection);
 
   // A request waiting for a connection.
+  // A request waiting for a connection, holding one unit of the cluster's
+  // max_pending_requests while it waits.
   class Pending {
    public:
-    explicit Pending(PoolCallbacks& callbacks) : callbacks(callbacks) {}
+    Pending(PoolCallbacks& callbacks, ResourceLimit& pending_requests)
+        : callbacks(callbacks), hold_(pending_requests) {}
     PoolCallbacks& callbacks;
+
+   private:
+    ResourceHold hold_;
   };
   virtual ~ConnectionPool() = default;
-  // Calls onPoolReady before returning (and returns nullptr) when a connection is at hand;
-  // otherwise returns a handle that cancel() accepts until a callback has run.
+  // Calls onPoolReady before returning (and returns nullptr) when a connection is at hand, or
+  // onPoolFailure(kOverflow) when the cluster's max_pending_requests is reached; otherwise
+  // returns a handle that cancel() accepts until a callback has run.
   virtual Pending* newStream(PoolCallbacks& callbacks) = 0;
   virtual void cancel(Pending* pending) = 0;
   // The host left the cluster: close idle connections, take none back.
