@@ -21,14 +21,6 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + report.when, report)
 
 
-def _failed(request):
-    for when in ("setup", "call"):
-        report = getattr(request.node, "rep_" + when, None)
-        if report is not None and report.failed:
-            return True
-    return False
-
-
 def _started_servers(start):
     """Fixture body: yields a factory that starts a server with `start(...)`; every server it
     started is stopped when the test ends."""
@@ -74,7 +66,7 @@ def proxy_factory(request, tmp_path):
         return proxy
 
     yield make
-    failed = _failed(request)
+    failed = harness.request_failed(request)
     reports = []
     for proxy in proxies:
         if proxy.process is None:

@@ -254,6 +254,16 @@ class Proxy:
         return proc_cpu_seconds(self.pid)
 
 
+def request_failed(request):
+    """Whether the test of a fixture's `request` failed in setup or in its body (conftest keeps
+    each phase's report on the test item)."""
+    for when in ("setup", "call"):
+        report = getattr(request.node, "rep_" + when, None)
+        if report is not None and report.failed:
+            return True
+    return False
+
+
 def read_log(path):
     """A process's captured output as text ("" before it wrote any)."""
     try:

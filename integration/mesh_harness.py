@@ -8,8 +8,10 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import time
 
+import pytest
 import yaml
 
 import harness
@@ -160,6 +162,19 @@ class ControlPlane:
             if proxy.get("node", {}).get("id") == node_id:
                 return proxy
         return None
+
+
+def stop_control_plane(control, request):
+    """Fixture teardown: stops `control`; shows its log when the test failed, and fails the test
+    on a sanitizer report in it."""
+    if control is None:
+        return
+    control.stop()
+    if harness.request_failed(request):
+        sys.stderr.write("\n----- skiff-control -----\n%s\n" % control.stderr()[-20000:])
+    report = harness.sanitizer_report(control.stderr())
+    if report:
+        pytest.fail("sanitizer report from skiff-control:\n" + report, pytrace=False)
 
 
 def _camel_keys(value):

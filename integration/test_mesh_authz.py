@@ -10,12 +10,11 @@ The backend application sees the caller's identity in x-forwarded-client-cert.""
 import http.client
 import json
 import socket
-import sys
 
 import pytest
 
 import harness
-from mesh_harness import ControlPlane, MeshDir, sidecar_bootstrap, wait_for
+from mesh_harness import ControlPlane, MeshDir, sidecar_bootstrap, stop_control_plane, wait_for
 
 TRUST_DOMAIN = "mesh.test"
 NODES = {"frontend-0": "frontend", "stranger-0": "stranger", "backend-0": "backend"}
@@ -86,11 +85,7 @@ class SecureMesh:
 def mesh(tmp_path, http_upstream_factory, proxy_factory, request):
     m = SecureMesh(tmp_path, http_upstream_factory, proxy_factory)
     yield m
-    if m.control is not None:
-        m.control.stop()
-        if any(getattr(request.node, "rep_" + w, None) is not None and
-               getattr(request.node, "rep_" + w).failed for w in ("setup", "call")):
-            sys.stderr.write("\n----- skiff-control -----\n%s\n" % m.control.stderr()[-20000:])
+    stop_control_plane(m.control, request)
 
 
 def test_policy_identity_header_and_strict_mode(mesh):

@@ -10,14 +10,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
 
 import harness
-from mesh_harness import ControlPlane, MeshDir, sidecar_bootstrap, wait_for
+from mesh_harness import ControlPlane, MeshDir, sidecar_bootstrap, stop_control_plane, wait_for
 
 pytestmark = pytest.mark.skipif(
     not os.access(harness.proxy_binary(), os.X_OK), reason="skiff-proxy not built")
@@ -103,15 +102,7 @@ class Mesh:
 def mesh(tmp_path, http_upstream_factory, proxy_factory, request):
     m = Mesh(tmp_path, http_upstream_factory, proxy_factory)
     yield m
-    if m.control is not None:
-        m.control.stop()
-        failed = any(getattr(request.node, "rep_" + w, None) is not None and
-                     getattr(request.node, "rep_" + w).failed for w in ("setup", "call"))
-        if failed:
-            sys.stderr.write("\n----- skiff-control -----\n%s\n" % m.control.stderr()[-20000:])
-        report = harness.sanitizer_report(m.control.stderr())
-        if report:
-            pytest.fail("sanitizer report from skiff-control:\n" + report, pytrace=False)
+    stop_control_plane(m.control, request)
 
 
 def test_mesh_comes_up_and_routes_through_two_proxies(mesh):

@@ -18,6 +18,7 @@
 #include "config/authorization_checks.h"
 #include "config/bootstrap_loader.h"
 #include "config/field_checks.h"
+#include "router/route_rate_limit.h"
 #include "router/route_retry_policy.h"
 
 namespace skiff::control {
@@ -396,15 +397,14 @@ class MeshValidator {
       const mesh::v1::HttpRoute& route = policy.routes(i);
       const std::string route_path = indexed(at(path, "routes"), i);
       for (const std::string& error : routeMatchErrors(route.match(), at(route_path, "match"))) {
-        if (errors_.size() < kMaxErrors) {
-          errors_.push_back(absl::StrCat(file, ": ", error));
-        } else {
-          ++dropped_;
-        }
+        addPathed(file, error);
       }
       split(file, policy.service(), route.split(), at(route_path, "split"));
       if (route.has_timeout()) timeout(file, route.timeout(), at(route_path, "timeout"));
       if (route.has_retries()) retries(file, route.retries(), at(route_path, "retries"));
+      if (route.has_rate_limit()) {
+        rateLimit(file, policy.service(), route.rate_limit(), at(route_path, "rate_limit"));
+      }
       if (!route.prefix_rewrite().empty() &&
           route.match().path_specifier_case() != config::v1::RouteMatch::kPrefix) {
         add(file, at(route_path, "prefix_rewrite"), "only a prefix match can be rewritten");
@@ -413,6 +413,9 @@ class MeshValidator {
     split(file, policy.service(), policy.default_split(), at(path, "default_split"));
     if (policy.has_timeout()) timeout(file, policy.timeout(), at(path, "timeout"));
     if (policy.has_retries()) retries(file, policy.retries(), at(path, "retries"));
+    if (policy.has_rate_limit()) {
+      rateLimit(file, policy.service(), policy.rate_limit(), at(path, "rate_limit"));
+    }
     if (policy.retry_budget().has_budget_percent()) {
       double percent = policy.retry_budget().budget_percent().value();
       if (!(percent >= 0 && percent <= 100)) {
@@ -426,9 +429,25 @@ class MeshValidator {
   void retries(const std::string& file, const config::v1::RetryPolicy& retries,
                const std::string& path) {
     auto compiled = router::RetryPolicy::create(retries, path);
-    if (compiled.ok()) return;
+    if (!compiled.ok()) addPathed(file, compiled.status().message());
+  }
+
+  // Rate limits are enforced by HTTP listeners: a TCP service has none to put them on.
+  void rateLimit(const std::string& file, const std::string& service,
+                 const config::v1::LocalRateLimit& limit, const std::string& path) {
+    if (service_protocols_[service] == mesh::v1::Service::TCP) {
+      add(file, path, absl::StrFormat("service \"%s\" is TCP: rate limits apply to HTTP and "
+                                      "gRPC services only", service));
+      return;
+    }
+    auto compiled = router::LocalRateLimit::create(limit, path);
+    if (!compiled.ok()) addPathed(file, compiled.status().message());
+  }
+
+  // An error that already starts with its field path (the proxy's own checks write them so).
+  void addPathed(const std::string& file, absl::string_view error) {
     if (errors_.size() < kMaxErrors) {
-      errors_.push_back(absl::StrCat(file, ": ", compiled.status().message()));
+      errors_.push_back(absl::StrCat(file, ": ", error));
     } else {
       ++dropped_;
     }

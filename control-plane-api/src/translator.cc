@@ -200,18 +200,22 @@ class Builder {
     if (service != nullptr && isTcp(*service)) {
       listener.mutable_tcp_proxy()->set_cluster(cluster_name);
     } else {
+      const mesh::v1::TrafficPolicy* policy = findPolicy(mesh_, workload.service());
       RouteConfiguration routes;
       routes.set_name("inbound");
       config::v1::VirtualHost* host = routes.add_virtual_hosts();
       host->set_name("inbound");
       host->add_domains("*");
+      if (policy != nullptr) inboundRateLimitedRoutes(*policy, cluster_name, *host);
       config::v1::Route* route = host->add_routes();
       route->mutable_match()->set_prefix("/");
-      route->mutable_route()->set_cluster(cluster_name);
-      // The caller's proxy enforces the timeout; a second one here would only race it.
-      route->mutable_route()->mutable_timeout()->set_seconds(0);
+      inboundAction(cluster_name, *route);
       add(xds::kRouteType, "inbound", routes);
       listener.mutable_http()->mutable_rds()->set_route_config_name("inbound");
+      // The service protects itself: every instance's proxy refuses what is above the rate.
+      if (policy != nullptr && policy->has_rate_limit()) {
+        *listener.mutable_http()->mutable_local_rate_limit() = policy->rate_limit();
+      }
     }
     // Redirected connections keep the application port they were sent to: port modes and
     // authorization ports are about it, not about the proxy's inbound port.
@@ -279,6 +283,37 @@ class Builder {
   }
 
  private:
+  static void inboundAction(const std::string& cluster_name, config::v1::Route& route) {
+    route.mutable_route()->set_cluster(cluster_name);
+    // The caller's proxy enforces the timeout; a second one here would only race it.
+    route.mutable_route()->mutable_timeout()->set_seconds(0);
+  }
+
+  // A route's rate_limit is enforced where the requests arrive, by the service's instances: when
+  // any route of the policy has one, the inbound table repeats the policy's routes in order
+  // (first match wins on both sides, so a request takes the same route on both), each to the
+  // application, with its limit if it has one. The caller's proxy has already rewritten a
+  // route's prefix, so such a route matches the rewritten prefix here.
+  static void inboundRateLimitedRoutes(const mesh::v1::TrafficPolicy& policy,
+                                       const std::string& cluster_name,
+                                       config::v1::VirtualHost& host) {
+    const auto& sources = policy.routes();
+    if (std::none_of(sources.begin(), sources.end(),
+                     [](const mesh::v1::HttpRoute& source) { return source.has_rate_limit(); })) {
+      return;
+    }
+    for (const mesh::v1::HttpRoute& source : sources) {
+      config::v1::Route* route = host.add_routes();
+      route->set_name(source.name());
+      *route->mutable_match() = source.match();
+      if (!source.prefix_rewrite().empty()) {
+        route->mutable_match()->set_prefix(source.prefix_rewrite());
+      }
+      inboundAction(cluster_name, *route);
+      if (source.has_rate_limit()) *route->mutable_local_rate_limit() = source.rate_limit();
+    }
+  }
+
   // No `tls` when the workload takes plaintext only; otherwise its mode and port overrides.
   void inboundTls(const mesh::v1::Workload& workload, Listener& listener) {
     const config::v1::MtlsMode mode = effectiveMode(mesh_, workload);

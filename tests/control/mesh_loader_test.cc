@@ -53,6 +53,26 @@ TEST(MeshLoaderTest, RetriesAreCheckedByTheProxysOwnRules) {
                         "be between 0 and 100"));
 }
 
+TEST(MeshLoaderTest, RateLimitsAreCheckedByTheProxysOwnRules) {
+  EXPECT_EQ(errorOf("traffic_policies:\n  - service: backend\n    rate_limit: {fill_interval: "
+                    "1s}\n"),
+            "mesh/policy.yaml: traffic_policies[0].rate_limit.max_tokens: required (at least 1: "
+            "the burst allowed)");
+  EXPECT_THAT(errorOf("traffic_policies:\n  - service: backend\n    routes:\n      - match: "
+                      "{prefix: /}\n        rate_limit: {max_tokens: 5}\n"),
+              HasSubstr("mesh/policy.yaml: traffic_policies[0].routes[0].rate_limit.fill_interval: "
+                        "required"));
+  EXPECT_EQ(errorOf("services: [{name: db, port: 5432, protocol: TCP}]\n"
+                    "traffic_policies:\n  - service: db\n    rate_limit: {max_tokens: 5, "
+                    "fill_interval: 1s}\n"),
+            "mesh/policy.yaml: traffic_policies[0].rate_limit: service \"db\" is TCP: rate "
+            "limits apply to HTTP and gRPC services only");
+  EXPECT_TRUE(parseMesh(testing::demoSources("traffic_policies:\n  - service: backend\n    "
+                                             "rate_limit: {max_tokens: 5, fill_interval: 1s, "
+                                             "shadow: true}\n"))
+                  .ok());
+}
+
 TEST(MeshLoaderTest, SchemaErrorsCarryTheFile) {
   EXPECT_THAT(errorOf("traffic_policies:\n  - service: backend\n    timeout: 5 seconds\n"),
               HasSubstr("mesh/policy.yaml: traffic_policies[0].timeout"));

@@ -168,6 +168,71 @@ traffic_policies:
   EXPECT_FALSE(inbound.has_circuit_breakers());
 }
 
+TEST(TranslatorTest, RateLimitsGoToTheServicesOwnInboundSide) {
+  const std::string policy = R"(
+traffic_policies:
+  - service: backend
+    rate_limit: {max_tokens: 100, tokens_per_fill: 10, fill_interval: 1s}
+    routes:
+      - name: canary
+        match: {prefix: /api, headers: [{name: x-canary, exact_match: "1"}]}
+        split: [{version: v2, weight: 100}]
+        prefix_rewrite: /v2/api
+      - name: pay
+        match: {prefix: /pay}
+        rate_limit: {max_tokens: 5, fill_interval: 2s, shadow: true}
+)";
+  mesh::v1::MeshFile mesh = testing::demoMesh(policy);
+  NodeResources backend = translate(mesh, node("backend-v1-0"));
+  auto listener = unpack<config::v1::Listener>(backend, xds::kListenerType, "inbound");
+  ASSERT_TRUE(listener.http().has_local_rate_limit());
+  EXPECT_EQ(listener.http().local_rate_limit().max_tokens(), 100u);
+  EXPECT_EQ(listener.http().local_rate_limit().tokens_per_fill().value(), 10u);
+  EXPECT_EQ(listener.http().local_rate_limit().fill_interval().seconds(), 1);
+  // The policy's routes, in order, to the application, then the catch-all.
+  auto routes = unpack<config::v1::RouteConfiguration>(backend, xds::kRouteType, "inbound");
+  const config::v1::VirtualHost& host = routes.virtual_hosts(0);
+  ASSERT_EQ(host.routes_size(), 3);
+  EXPECT_EQ(host.routes(0).name(), "canary");
+  EXPECT_EQ(host.routes(0).match().prefix(), "/v2/api");  // as the caller's proxy rewrote it
+  EXPECT_EQ(host.routes(0).match().headers(0).name(), "x-canary");
+  EXPECT_FALSE(host.routes(0).has_local_rate_limit());
+  EXPECT_EQ(host.routes(1).name(), "pay");
+  EXPECT_EQ(host.routes(1).match().prefix(), "/pay");
+  EXPECT_EQ(host.routes(1).local_rate_limit().max_tokens(), 5u);
+  EXPECT_TRUE(host.routes(1).local_rate_limit().shadow());
+  EXPECT_EQ(host.routes(2).match().prefix(), "/");
+  for (const config::v1::Route& route : host.routes()) {
+    EXPECT_EQ(route.route().cluster(), "inbound|backend");
+    EXPECT_EQ(route.route().timeout().seconds(), 0);
+  }
+
+  // Callers do not enforce the service's limits, and other services have none.
+  NodeResources frontend = translate(mesh, node("frontend-0"));
+  auto outbound = unpack<config::v1::RouteConfiguration>(frontend, xds::kRouteType, "outbound");
+  for (const config::v1::VirtualHost& outbound_host : outbound.virtual_hosts()) {
+    for (const config::v1::Route& route : outbound_host.routes()) {
+      EXPECT_FALSE(route.has_local_rate_limit()) << route.name();
+    }
+  }
+  EXPECT_FALSE(unpack<config::v1::Listener>(frontend, xds::kListenerType, "outbound")
+                   .http()
+                   .has_local_rate_limit());
+  EXPECT_FALSE(unpack<config::v1::Listener>(frontend, xds::kListenerType, "inbound")
+                   .http()
+                   .has_local_rate_limit());
+  EXPECT_EQ(unpack<config::v1::RouteConfiguration>(frontend, xds::kRouteType, "inbound")
+                .virtual_hosts(0)
+                .routes_size(),
+            1);
+  for (const auto& [name, resource] : backend.type(xds::kRouteType).by_name) {
+    config::v1::RouteConfiguration message;
+    ASSERT_TRUE(resource.resource().UnpackTo(&message));
+    EXPECT_TRUE(config::validateRouteConfigurationResource(message).ok()) << name;
+  }
+  EXPECT_TRUE(config::validateListenerResource(listener).ok());
+}
+
 TEST(TranslatorTest, EmptyCallsMeansEveryServiceAndGrpcIsHttp2) {
   NodeResources resources = translate(testing::demoMesh(), node("backend-v1-0"));
   EXPECT_THAT(names(resources, xds::kClusterType),

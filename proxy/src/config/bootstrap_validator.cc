@@ -22,6 +22,7 @@
 #include "config/field_checks.h"
 #include "config/tls_checks.h"
 #include "re2/re2.h"
+#include "router/route_rate_limit.h"
 #include "router/route_retry_policy.h"
 
 namespace skiff::config {
@@ -356,6 +357,15 @@ class Validator {
       routeConfig(http.route_config(), fieldPath(path, "route_config"));
     }
     if (http.has_http2()) http2Options(http.http2(), fieldPath(path, "http2"));
+    if (http.has_local_rate_limit()) {
+      rateLimit(http.local_rate_limit(), fieldPath(path, "local_rate_limit"));
+    }
+  }
+
+  // The compiler the proxy uses: its errors already name the field path.
+  void rateLimit(const v1::LocalRateLimit& limit, const std::string& path) {
+    auto compiled = router::LocalRateLimit::create(limit, path);
+    if (!compiled.ok()) add("", compiled.status().message());
   }
 
   void routeConfig(const v1::RouteConfiguration& config, const std::string& path) {
@@ -571,6 +581,9 @@ class Validator {
       routeAction(route.route(), route.match(), fieldPath(path, "route"));
     }
     headerMutations(route, path);
+    if (route.has_local_rate_limit()) {
+      rateLimit(route.local_rate_limit(), fieldPath(path, "local_rate_limit"));
+    }
   }
 
   void cluster(const v1::Cluster& cluster, const std::string& path) {

@@ -18,6 +18,9 @@ Status statusForLocalReply(int http_status, absl::string_view flag) {
   if (flag == "UT" || flag == "SI") return Status::kDeadlineExceeded;
   if (flag == "UF" || flag == "UH" || flag == "UC" || flag == "NC") return Status::kUnavailable;
   if (flag == "NR") return Status::kUnimplemented;
+  // A local rate limit (429 maps to UNAVAILABLE otherwise): the client should back off, not
+  // fail over, as Envoy's local_ratelimit answers with rate_limited_as_resource_exhausted.
+  if (flag == "RL") return Status::kResourceExhausted;
   switch (http_status) {
     case 400: return Status::kInternal;
     case 401: return Status::kUnauthenticated;

@@ -29,8 +29,8 @@ enum class Status : int {
 bool isGrpcRequest(const HeaderMap& headers);
 
 // The gRPC status for a local reply: by response flag first (UT -> DEADLINE_EXCEEDED,
-// UF/UH/UC -> UNAVAILABLE, NR -> UNIMPLEMENTED), else by the HTTP status as the gRPC spec maps
-// HTTP statuses.
+// UF/UH/UC -> UNAVAILABLE, NR -> UNIMPLEMENTED, RL -> RESOURCE_EXHAUSTED), else by the HTTP
+// status as the gRPC spec maps HTTP statuses.
 Status statusForLocalReply(int http_status, absl::string_view flag);
 
 // :status 200, content-type application/grpc, grpc-status, grpc-message (percent-encoded).

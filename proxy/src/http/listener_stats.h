@@ -30,6 +30,11 @@ struct ListenerStats {
   std::array<stats::Counter*, 3> requests_by_protocol{};
   // gRPC responses by grpc-status, 0 to 16 (the codes gRPC defines).
   std::array<stats::Counter*, 17> grpc_responses{};
+  // Local rate limits (filters/http/local_rate_limit.h), by the limit's scope (RateLimitScope):
+  // requests refused (429 RL), and requests a shadow limit would have refused.
+  enum RateLimitScope : size_t { kListenerLimit = 0, kRouteLimit = 1 };
+  std::array<stats::Counter*, 2> rate_limited{};
+  std::array<stats::Counter*, 2> rate_limit_shadow{};
 
   static ListenerStats create(stats::Registry& registry, const std::string& listener) {
     stats::Labels labels = {{"listener", listener}};
@@ -75,6 +80,17 @@ struct ListenerStats {
       stats.grpc_responses[code] = &registry.counter(
           "skiff_downstream_grpc_responses_total", "gRPC responses, by grpc-status.",
           {{"listener", listener}, {"grpc_status", std::to_string(code)}});
+    }
+    const char* scopes[] = {"listener", "route"};
+    for (size_t i = 0; i < stats.rate_limited.size(); ++i) {
+      const stats::Labels scoped = {{"listener", listener}, {"scope", scopes[i]}};
+      stats.rate_limited[i] = &registry.counter(
+          "skiff_rate_limited_total",
+          "Requests a local rate limit refused (429, flag RL), by the limit's scope.", scoped);
+      stats.rate_limit_shadow[i] = &registry.counter(
+          "skiff_rate_limit_shadow_total",
+          "Requests a shadow local rate limit would have refused (let through), by scope.",
+          scoped);
     }
     return stats;
   }

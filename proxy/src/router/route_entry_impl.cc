@@ -130,6 +130,12 @@ absl::StatusOr<std::unique_ptr<RouteEntryImpl>> RouteEntryImpl::create(
     entry->retry_policy_ = std::move(*policy);
   }
 
+  if (route.has_local_rate_limit()) {
+    auto limit = LocalRateLimit::create(route.local_rate_limit(), field + ".local_rate_limit");
+    if (!limit.ok()) return limit.status();
+    entry->rate_limit_ = std::move(*limit);
+  }
+
   if (!action.prefix_rewrite().empty()) {
     if (entry->path_kind_ == PathKind::kRegex) {
       return absl::InvalidArgumentError(

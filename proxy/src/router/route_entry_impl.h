@@ -35,6 +35,7 @@ class RouteEntryImpl : public RouteEntry {
   void finalizeResponse(http::ResponseHead& head) const override;
   std::optional<uint64_t> hashKey(const http::RequestHead& head) const override;
   const RetryPolicy& retryPolicy() const override { return retry_policy_; }
+  const LocalRateLimit* rateLimit() const override { return rate_limit_.get(); }
 
  private:
   enum class PathKind { kPrefix, kExact, kRegex };
@@ -54,6 +55,7 @@ class RouteEntryImpl : public RouteEntry {
   std::chrono::milliseconds timeout_{0};
   std::chrono::milliseconds idle_timeout_{0};
   RetryPolicy retry_policy_ = RetryPolicy::transparentOnly();
+  std::unique_ptr<LocalRateLimit> rate_limit_;
   bool has_prefix_rewrite_ = false;
   std::string prefix_rewrite_;
   std::string host_rewrite_;

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "http/header_map.h"
+#include "router/route_rate_limit.h"
 #include "router/route_retry_policy.h"
 #include "skiff/config/v1/route.pb.h"
 
@@ -41,6 +42,9 @@ class RouteEntry {
   virtual std::optional<uint64_t> hashKey(const http::RequestHead& head) const = 0;
   // The route's retry_policy, or the transparent default (RetryPolicy::transparentOnly()).
   virtual const RetryPolicy& retryPolicy() const = 0;
+  // The route's local_rate_limit; null when it has none. Its bucket lives as long as the
+  // table: a new route configuration starts with full buckets, an unchanged one keeps them.
+  virtual const LocalRateLimit* rateLimit() const = 0;
 };
 
 class RouteTable {

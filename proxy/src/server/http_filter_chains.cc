@@ -3,6 +3,7 @@
 #include "filters/authz/listener_authorization.h"
 #include "filters/http/authorization.h"
 #include "filters/http/client_identity.h"
+#include "filters/http/local_rate_limit.h"
 #include "filters/http/proxy_headers.h"
 #include "router/router_filter.h"
 
@@ -11,6 +12,7 @@ namespace {
 
 using filters::AuthorizationFilter;
 using filters::ClientIdentityFilter;
+using filters::LocalRateLimitFilter;
 using filters::ProxyHeadersFilter;
 using router::RouterFilter;
 
@@ -26,6 +28,10 @@ http::FilterChainFactory inboundSidecar(const HttpFilterSettings& settings) {
   }
   if (settings.authorization) {  // per request, before routing: 403 RBAC
     chain.add("authorization", AuthorizationFilter::factory(settings.authorization));
+  }
+  if (settings.rateLimited()) {  // the route's, then the listener's bucket: 429 RL. After
+    chain.add("local_rate_limit",  // authorization: denied callers take no tokens
+              LocalRateLimitFilter::factory(settings.rate_limit, *settings.stats));
   }
   chain.add("router", RouterFilter::factory());  // route, cluster, host, upstream request
   return chain;
@@ -43,6 +49,10 @@ http::FilterChainFactory outboundSidecar(const HttpFilterSettings& settings) {
   if (settings.authorization) {  // an egress policy, when one is configured
     chain.add("authorization", AuthorizationFilter::factory(settings.authorization));
   }
+  if (settings.rateLimited()) {  // a limit on what the application may send
+    chain.add("local_rate_limit",
+              LocalRateLimitFilter::factory(settings.rate_limit, *settings.stats));
+  }
   chain.add("router", RouterFilter::factory());
   return chain;
 }
@@ -57,6 +67,10 @@ http::FilterChainFactory plainListener(const HttpFilterSettings& settings) {
   }
   if (settings.authorization) {
     chain.add("authorization", AuthorizationFilter::factory(settings.authorization));
+  }
+  if (settings.rateLimited()) {
+    chain.add("local_rate_limit",
+              LocalRateLimitFilter::factory(settings.rate_limit, *settings.stats));
   }
   chain.add("router", RouterFilter::factory());
   return chain;

@@ -12,6 +12,12 @@
 namespace skiff::filters::authz {
 class ListenerAuthorization;
 }
+namespace skiff::http {
+struct ListenerStats;
+}
+namespace skiff::router {
+class LocalRateLimit;
+}
 
 namespace skiff::server {
 
@@ -21,6 +27,14 @@ struct HttpFilterSettings {
   std::string client_identity_header;
   // The listener's `authorization` (null: everything is allowed).
   std::shared_ptr<const filters::authz::ListenerAuthorization> authorization;
+  // Local rate limiting: the listener's own limit (null: none), and whether its routes may
+  // have limits of their own (an inline route table with one, or routes from the discovery
+  // stream, which may bring one with any update). Counted in `stats`.
+  std::shared_ptr<const router::LocalRateLimit> rate_limit;
+  bool route_rate_limits = false;
+  http::ListenerStats* stats = nullptr;
+
+  bool rateLimited() const { return stats != nullptr && (rate_limit || route_rate_limits); }
 };
 
 http::FilterChainFactory buildHttpFilterChain(config::v1::Listener::TrafficDirection direction,

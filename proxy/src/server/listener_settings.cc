@@ -4,6 +4,7 @@
 #include "config/defaults.h"
 #include "config/duration.h"
 #include "filters/authz/listener_authorization.h"
+#include "router/route_rate_limit.h"
 #include "router/route_table.h"
 #include "server/http_filter_chains.h"
 
@@ -56,6 +57,15 @@ std::shared_ptr<const filters::authz::ListenerAuthorization> buildAuthorization(
       listener.authorization(), listener.name(), listener.address().port(), *stats);
 }
 
+bool anyRouteRateLimit(const config::v1::RouteConfiguration& routes) {
+  for (const auto& host : routes.virtual_hosts()) {
+    for (const auto& route : host.routes()) {
+      if (route.has_local_rate_limit()) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<ListenerSettingsConstSharedPtr> buildListenerSettings(
@@ -88,6 +98,13 @@ absl::StatusOr<ListenerSettingsConstSharedPtr> buildListenerSettings(
     config->http2 = hcm.http2();
     HttpFilterSettings filters;
     filters.authorization = authorization;
+    filters.stats = stats;
+    if (hcm.has_local_rate_limit()) {
+      auto limit = router::LocalRateLimit::create(hcm.local_rate_limit(), "http.local_rate_limit");
+      if (!limit.ok()) return limit.status();
+      filters.rate_limit = std::move(*limit);
+    }
+    filters.route_rate_limits = hcm.has_rds() || anyRouteRateLimit(hcm.route_config());
     if (listener.has_tls()) {
       filters.client_identity_header = listener.tls().client_identity_header().empty()
                                            ? config::kDefaultClientIdentityHeader
