@@ -3,57 +3,10 @@ two fails every request), a flaky host, methods, the budget, per-try timeouts, a
 transparent retry of a connect failure."""
 
 import http.client
-import http.server
-import threading
 import time
 
 from harness import bootstrap, closed_port, cluster, http_listener, route, vhost
-
-
-class _Flaky(http.server.ThreadingHTTPServer):
-    """Answers 503 to requests whose number (from 1) `fail(n)` picks, 200 otherwise; records
-    each request's method and x-skiff-attempt-count. `delay` seconds before answering."""
-
-    daemon_threads = True
-
-    def __init__(self, fail, delay=0.0):
-        self.fail, self.delay = fail, delay
-        self.lock = threading.Lock()
-        self.count = 0
-        self.seen = []
-        super().__init__(("127.0.0.1", 0), _FlakyHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def port(self):
-        return self.server_address[1]
-
-
-class _FlakyHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def _answer(self):
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        server = self.server
-        with server.lock:
-            server.count += 1
-            n = server.count
-            server.seen.append((self.command, self.headers.get("x-skiff-attempt-count"), body))
-        if server.delay:
-            time.sleep(server.delay)
-        status = 503 if server.fail(n) else 200
-        reply = b"fail\n" if status == 503 else b"ok\n"
-        self.send_response(status)
-        self.send_header("content-length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    do_GET = _answer
-    do_POST = _answer
+from upstreams import FlakyHTTPServer
 
 
 def _request(proxy, method="GET", path="/", body=None):
@@ -70,8 +23,8 @@ def _retry_route(**policy):
 
 
 def test_brownout_one_host_failing_every_request_costs_the_client_nothing(proxy_factory):
-    bad = _Flaky(lambda n: True)
-    good = _Flaky(lambda n: False)
+    bad = FlakyHTTPServer(lambda n: True)
+    good = FlakyHTTPServer(lambda n: False)
     config = bootstrap([http_listener([vhost([_retry_route(retry_on=["5xx"], num_retries=2)])])],
                        [cluster("backend", [bad.port, good.port])])
     proxy = proxy_factory(config)
@@ -87,14 +40,14 @@ def test_brownout_one_host_failing_every_request_costs_the_client_nothing(proxy_
 
 
 def test_post_is_not_retried_on_a_status_unless_the_policy_says_so(proxy_factory):
-    flaky = _Flaky(lambda n: n == 1)
+    flaky = FlakyHTTPServer(lambda n: n == 1)
     config = bootstrap([http_listener([vhost([_retry_route(retry_on=["5xx"])])])],
                        [cluster("backend", [flaky.port])])
     proxy = proxy_factory(config)
     assert _request(proxy, "POST", body=b"order=1").status == 503
     assert flaky.count == 1
 
-    flaky2 = _Flaky(lambda n: n == 1)
+    flaky2 = FlakyHTTPServer(lambda n: n == 1)
     config = bootstrap(
         [http_listener([vhost([_retry_route(retry_on=["5xx"], retry_non_idempotent=True)])])],
         [cluster("backend", [flaky2.port])])
@@ -105,7 +58,7 @@ def test_post_is_not_retried_on_a_status_unless_the_policy_says_so(proxy_factory
 
 
 def test_retries_stop_at_the_limit_and_the_log_says_urx(proxy_factory, tmp_path):
-    always = _Flaky(lambda n: True)
+    always = FlakyHTTPServer(lambda n: True)
     log = tmp_path / "access.log"
     listener = http_listener([vhost([_retry_route(retry_on=["gateway-error"], num_retries=2)])],
                              access_log={"path": str(log)})
@@ -121,7 +74,7 @@ def test_retries_stop_at_the_limit_and_the_log_says_urx(proxy_factory, tmp_path)
 
 
 def test_a_spent_budget_refuses_retries_instead_of_multiplying_the_load(proxy_factory):
-    always = _Flaky(lambda n: True)
+    always = FlakyHTTPServer(lambda n: True)
     config = bootstrap(
         [http_listener([vhost([_retry_route(retry_on=["5xx"], num_retries=3)])])],
         [cluster("backend", [always.port],
@@ -134,8 +87,8 @@ def test_a_spent_budget_refuses_retries_instead_of_multiplying_the_load(proxy_fa
 
 
 def test_a_slow_try_is_abandoned_at_the_per_try_timeout_and_retried(proxy_factory):
-    slow = _Flaky(lambda n: False, delay=3.0)
-    fast = _Flaky(lambda n: False)
+    slow = FlakyHTTPServer(lambda n: False, delay=3.0)
+    fast = FlakyHTTPServer(lambda n: False)
     # Generous margins: the per-try timeout must not catch the fast host on a loaded machine.
     config = bootstrap(
         [http_listener([vhost([_retry_route(retry_on=["reset"], num_retries=2,
@@ -152,7 +105,7 @@ def test_a_slow_try_is_abandoned_at_the_per_try_timeout_and_retried(proxy_factor
 
 
 def test_a_connect_failure_is_retried_once_without_any_policy(proxy_factory):
-    good = _Flaky(lambda n: False)
+    good = FlakyHTTPServer(lambda n: False)
     config = bootstrap([http_listener([vhost([route("backend")])])],
                        [cluster("backend", [closed_port(), good.port])])
     proxy = proxy_factory(config)

@@ -281,6 +281,63 @@ class EchoHTTPServer(http.server.ThreadingHTTPServer):
             return [path for _, path, _ in self.requests]
 
 
+class FlakyHTTPServer(http.server.ThreadingHTTPServer):
+    """Answers 503 to requests whose number (from 1) `fail(n)` picks, 200 otherwise; records
+    each request's method, x-skiff-attempt-count and body, and when the first 503 and the
+    last request came (time.monotonic()). `delay` seconds before answering."""
+
+    daemon_threads = True
+    request_queue_size = 512
+    first_failure_at = None
+    last_request_at = None
+
+    def __init__(self, fail, delay=0.0):
+        self.fail, self.delay = fail, delay
+        self.lock = threading.Lock()
+        self.count = 0
+        self.seen = []
+        super().__init__(("127.0.0.1", 0), _FlakyHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+
+class _FlakyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # The head and the body go out in two writes: without this, Nagle and delayed ACKs hold
+    # every keep-alive response for 40ms.
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        server = self.server
+        with server.lock:
+            server.count += 1
+            n = server.count
+            server.seen.append((self.command, self.headers.get("x-skiff-attempt-count"), body))
+        if server.delay:
+            time.sleep(server.delay)
+        status = 503 if server.fail(n) else 200
+        with server.lock:
+            server.last_request_at = time.monotonic()
+            if status == 503 and server.first_failure_at is None:
+                server.first_failure_at = server.last_request_at
+        reply = b"fail\n" if status == 503 else b"ok\n"
+        self.send_response(status)
+        self.send_header("content-length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = _answer
+    do_POST = _answer
+
+
 class _TcpHandler(socketserver.BaseRequestHandler):
     def handle(self):
         server = self.server

@@ -19,6 +19,7 @@
 #include "config/bootstrap_loader.h"
 #include "config/field_checks.h"
 #include "router/route_rate_limit.h"
+#include "upstream/outlier_ejections.h"
 #include "router/route_retry_policy.h"
 
 namespace skiff::control {
@@ -413,6 +414,11 @@ class MeshValidator {
     split(file, policy.service(), policy.default_split(), at(path, "default_split"));
     if (policy.has_timeout()) timeout(file, policy.timeout(), at(path, "timeout"));
     if (policy.has_retries()) retries(file, policy.retries(), at(path, "retries"));
+    if (policy.has_outlier_detection()) {
+      absl::Status status = upstream::OutlierEjections::check(policy.outlier_detection(),
+                                                              at(path, "outlier_detection"));
+      if (!status.ok()) addPathed(file, status.message());
+    }
     if (policy.has_rate_limit()) {
       rateLimit(file, policy.service(), policy.rate_limit(), at(path, "rate_limit"));
     }

@@ -433,6 +433,9 @@ class Builder {
         if (policy->has_circuit_breakers()) {
           *cluster.mutable_circuit_breakers() = policy->circuit_breakers();
         }
+        if (policy->has_outlier_detection()) {
+          *cluster.mutable_outlier_detection() = policy->outlier_detection();
+        }
       }
       add(xds::kClusterType, name, cluster);
       assignment.set_cluster_name(name);

@@ -265,6 +265,10 @@ std::vector<BrokenCase> brokenCases() {
        clusterConfig("[{ name: a, endpoints: [{ address: { address: 127.0.0.1, port: 1 } }] }, "
                      "{ name: a, endpoints: [{ address: { address: 127.0.0.1, port: 2 } }] }]"),
        "static_resources.clusters[1].name: duplicate cluster name \"a\" (also " + c + ")"},
+      {"OutlierEjectionCapBelowBase",
+       clusterConfig("[{ name: a, endpoints: [{ address: { address: 127.0.0.1, port: 1 } }], "
+                     "outlier_detection: { base_ejection_time: 10s, max_ejection_time: 5s } }]"),
+       c + ".outlier_detection.max_ejection_time: must not be shorter than base_ejection_time"},
       {"ClusterWithoutEndpoints", clusterConfig("[{ name: a }]"),
        c + ".endpoints: at least one endpoint is required"},
       {"EndpointWithoutAddress", clusterConfig("[{ name: a, endpoints: [{ weight: 2 }] }]"),

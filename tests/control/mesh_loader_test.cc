@@ -53,6 +53,21 @@ TEST(MeshLoaderTest, RetriesAreCheckedByTheProxysOwnRules) {
                         "be between 0 and 100"));
 }
 
+TEST(MeshLoaderTest, OutlierDetectionIsCheckedByTheProxysOwnRules) {
+  EXPECT_EQ(errorOf("traffic_policies:\n  - service: backend\n    outlier_detection: "
+                    "{base_ejection_time: 60s, max_ejection_time: 30s}\n"),
+            "mesh/policy.yaml: traffic_policies[0].outlier_detection.max_ejection_time: must not "
+            "be shorter than base_ejection_time (60000ms)");
+  EXPECT_EQ(errorOf("traffic_policies:\n  - service: backend\n    outlier_detection: "
+                    "{max_ejection_percent: 101}\n"),
+            "mesh/policy.yaml: traffic_policies[0].outlier_detection.max_ejection_percent: must "
+            "be between 0 and 100");
+  EXPECT_EQ(errorOf("traffic_policies:\n  - service: backend\n    outlier_detection: "
+                    "{interval: 0s}\n"),
+            "mesh/policy.yaml: traffic_policies[0].outlier_detection.interval: must be at least "
+            "1ms");
+}
+
 TEST(MeshLoaderTest, RateLimitsAreCheckedByTheProxysOwnRules) {
   EXPECT_EQ(errorOf("traffic_policies:\n  - service: backend\n    rate_limit: {fill_interval: "
                     "1s}\n"),

@@ -149,11 +149,12 @@ traffic_policies:
   }
 }
 
-TEST(TranslatorTest, CircuitBreakersGoToTheCallersClustersOnly) {
+TEST(TranslatorTest, CircuitBreakersAndOutlierDetectionGoToTheCallersClustersOnly) {
   const std::string policy = R"(
 traffic_policies:
   - service: backend
     circuit_breakers: {max_requests: 100, max_pending_requests: 10}
+    outlier_detection: {consecutive_5xx: 3}
 )";
   NodeResources resources = translate(testing::demoMesh(policy), node("frontend-0"));
   for (const char* name : {"outbound|backend", "outbound|backend|v2"}) {
@@ -161,11 +162,13 @@ traffic_policies:
     EXPECT_EQ(cluster.circuit_breakers().max_requests().value(), 100u) << name;
     EXPECT_EQ(cluster.circuit_breakers().max_pending_requests().value(), 10u) << name;
     EXPECT_FALSE(cluster.circuit_breakers().has_max_connections()) << name;
+    EXPECT_EQ(cluster.outlier_detection().consecutive_5xx().value(), 3u) << name;
   }
   // The service's own inbound cluster (its application) is not limited by its callers' policy.
   NodeResources own = translate(testing::demoMesh(policy), node("backend-v1-0"));
   auto inbound = unpack<config::v1::Cluster>(own, xds::kClusterType, "inbound|backend");
   EXPECT_FALSE(inbound.has_circuit_breakers());
+  EXPECT_FALSE(inbound.has_outlier_detection());
 }
 
 TEST(TranslatorTest, RateLimitsGoToTheServicesOwnInboundSide) {

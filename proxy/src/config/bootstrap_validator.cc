@@ -23,6 +23,7 @@
 #include "config/tls_checks.h"
 #include "re2/re2.h"
 #include "router/route_rate_limit.h"
+#include "upstream/outlier_ejections.h"
 #include "router/route_retry_policy.h"
 
 namespace skiff::config {
@@ -587,6 +588,11 @@ class Validator {
   }
 
   void cluster(const v1::Cluster& cluster, const std::string& path) {
+    if (cluster.has_outlier_detection()) {
+      absl::Status status = upstream::OutlierEjections::check(
+          cluster.outlier_detection(), fieldPath(path, "outlier_detection"));
+      if (!status.ok()) add("", status.message());
+    }
     if (cluster.has_retry_budget() && cluster.retry_budget().has_budget_percent()) {
       double percent = cluster.retry_budget().budget_percent().value();
       if (!(percent >= 0 && percent <= 100)) {

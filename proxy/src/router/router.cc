@@ -199,6 +199,7 @@ void Router::onRequestComplete() {
   // The route timeout bounds every try together, back-offs included.
   route_timer_ = worker_.dispatcher().createTimer([this] {
     if (cluster_info_) cluster_info_->stats->request_timeouts.inc();
+    if (attempt_ && !attempt_->responseStarted()) attempt_->reportLocalFailure();
     fail(504, "UT", "upstream request timeout");
   });
   route_timer_->enable(timeout);

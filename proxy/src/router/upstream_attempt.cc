@@ -32,6 +32,8 @@ void UpstreamAttempt::onPoolReady(std::unique_ptr<upstream::UpstreamRequest> req
 
 void UpstreamAttempt::onPoolFailure(upstream::PoolFailureReason reason) {
   pending_ = nullptr;
+  // An overflow is this proxy's own limit, not the host's fault.
+  if (reason != upstream::PoolFailureReason::kOverflow) reportLocalFailure();
   callbacks_.onAttemptPoolFailure(*this, reason);
 }
 
@@ -39,6 +41,7 @@ void UpstreamAttempt::onResponseHead(http::ResponseHead&& head, bool end_stream)
   response_started_ = true;
   per_try_timer_.reset();  // the try answered in time; the route's timeouts take it from here
   cluster_->stats->requests_total.inc(head.status);
+  if (cluster_->outlier != nullptr) cluster_->outlier->reportStatus(*host_, head.status);
   callbacks_.onAttemptResponseHead(*this, std::move(head), end_stream);
 }
 
@@ -52,6 +55,11 @@ void UpstreamAttempt::onResponseTrailers(http::HeaderMap&& trailers) {
 
 void UpstreamAttempt::onReset(upstream::UpstreamResetReason reason) {
   endRequest(false);
+  // A refused request (a stale keep-alive connection, REFUSED_STREAM) says nothing bad about
+  // the host.
+  if (reason != upstream::UpstreamResetReason::kRefused && !response_started_) {
+    reportLocalFailure();
+  }
   callbacks_.onAttemptReset(*this, reason);
 }
 
@@ -65,8 +73,15 @@ void UpstreamAttempt::onBelowWriteBufferLowWatermark() {
 
 void UpstreamAttempt::armPerTryTimer(std::chrono::milliseconds timeout) {
   if (per_try_timer_ || timeout.count() == 0) return;
-  per_try_timer_ = dispatcher_.createTimer([this] { callbacks_.onAttemptPerTryTimeout(*this); });
+  per_try_timer_ = dispatcher_.createTimer([this] {
+    reportLocalFailure();
+    callbacks_.onAttemptPerTryTimeout(*this);
+  });
   per_try_timer_->enable(timeout);
+}
+
+void UpstreamAttempt::reportLocalFailure() {
+  if (cluster_->outlier != nullptr) cluster_->outlier->reportLocalFailure(*host_);
 }
 
 void UpstreamAttempt::complete() {

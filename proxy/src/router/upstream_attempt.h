@@ -68,6 +68,9 @@ class UpstreamAttempt : public upstream::PoolCallbacks,
   // Starts this try's own deadline (the route's per_try_timeout); once per attempt.
   void armPerTryTimer(std::chrono::milliseconds timeout);
 
+  // The try failed without a response in a way the host is to blame for (a connect failure,
+  // a reset, a timeout): outlier detection counts it, when the cluster has it.
+  void reportLocalFailure();
   // The exchange finished: its connection goes back to the pool when it can be reused.
   void complete();
   // Gives the attempt up: cancels the wait for a slot, or abandons the request (its

@@ -341,6 +341,19 @@ void Server::registerAdminHandlers() {
         (*h)["weight"] = numberValue(host->weight);
         (*h)["active_requests"] =
             numberValue(host->active_requests.load(std::memory_order_relaxed));
+        // Outlier detection's view: "ejected" hosts get no new requests until they are back.
+        bool ejected = info.outlier != nullptr && info.outlier->ejected(host->address);
+        (*h)["health"] = stringValue(ejected ? "ejected" : "healthy");
+        if (info.outlier != nullptr) {
+          (*h)["ejections"] =
+              numberValue(info.outlier->ejections().ejectionMultiplier(host->address));
+        }
+      }
+      if (info.outlier != nullptr) {
+        (*cluster)["hosts_ejected"] = numberValue(info.outlier->ejections().ejectedCount());
+        // Past the panic threshold the balancer uses every host, ejected or not.
+        (*cluster)["panic"] = boolValue(info.balanced_hosts == info.hosts &&
+                                        info.outlier->ejections().ejectedCount() > 0);
       }
     }
     return AdminResponse{200, "application/json", admin::toJson(root) + "\n"};

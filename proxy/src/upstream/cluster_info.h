@@ -13,6 +13,7 @@
 #include "tls/tls_settings.h"
 #include "upstream/circuit_breakers.h"
 #include "upstream/host.h"
+#include "upstream/outlier_detector.h"
 
 namespace skiff::upstream {
 
@@ -50,6 +51,11 @@ struct ClusterInfo {
   ClusterStats* stats = nullptr;  // owned by the ClusterManager, one per name, never freed
   CircuitBreakers* breakers = nullptr;  // the same: counts outlive config changes
   std::shared_ptr<const HostVector> hosts;
+  // What the balancer picks from: `hosts` without those outlier detection ejected (all of
+  // `hosts` past the panic threshold; see hostsToBalance). Pools exist for every host.
+  std::shared_ptr<const HostVector> balanced_hosts;
+  // Passive health, while the config has outlier_detection; else null. Owned like `stats`.
+  OutlierDetector* outlier = nullptr;
   // Mutual TLS to the hosts (null: plaintext). Attached with the stats, by the ClusterManager.
   std::shared_ptr<const tls::UpstreamTlsSettings> tls;
   // Hash of every setting except the endpoints: when it changes, workers rebuild the load

@@ -36,6 +36,7 @@ ClusterManager::~ClusterManager() = default;
 
 void ClusterManager::stopTimers() {
   for (auto& dns : dns_clusters_) dns->refresh_timer.reset();
+  for (auto& [name, detector] : outlier_detectors_) detector->stopTimer();
 }
 
 namespace {
@@ -183,6 +184,7 @@ void ClusterManager::publishHosts(const std::string& name, HostVector hosts) {
   updated->stats->hosts.add(static_cast<int64_t>(hosts.size()) -
                             static_cast<int64_t>(current.hosts->size()));
   updated->hosts = std::make_shared<const HostVector>(std::move(hosts));
+  setBalancedHosts(*updated);
   SKIFF_LOG(kInfo, "cluster %s: %d hosts", name, static_cast<int>(updated->hosts->size()));
   clusters_[name] = std::move(updated);
   publish_(clusters_);
@@ -200,7 +202,41 @@ void ClusterManager::attachShared(ClusterInfo& info) {
   if (!breakers) breakers = std::make_unique<CircuitBreakers>(registry_, info.name);
   breakers->configure(info.config.circuit_breakers());
   info.breakers = breakers.get();
+  // A detector is made the first time the cluster asks for outlier detection, and kept.
+  auto detector = outlier_detectors_.find(info.name);
+  if (detector == outlier_detectors_.end() && info.config.has_outlier_detection()) {
+    detector = outlier_detectors_
+                   .emplace(info.name, std::make_shared<OutlierDetector>(
+                                           main_, registry_, info.name,
+                                           [this, name = info.name] { republishHealth(name); }))
+                   .first;
+  }
+  if (detector != outlier_detectors_.end()) {
+    OutlierDetector& outlier = *detector->second;
+    outlier.configure(info.config.has_outlier_detection() ? &info.config.outlier_detection()
+                                                          : nullptr);
+    info.outlier = outlier.enabled() ? &outlier : nullptr;
+  }
+  setBalancedHosts(info);
   attachTls(info);
+}
+
+void ClusterManager::setBalancedHosts(ClusterInfo& info) {
+  info.balanced_hosts = info.hosts;
+  if (info.outlier == nullptr) return;
+  info.outlier->setHosts(*info.hosts);
+  const OutlierDetector& detector = *info.outlier;
+  info.balanced_hosts = hostsToBalance(
+      info.hosts, [&](const Host& host) { return !detector.ejected(host.address); });
+}
+
+void ClusterManager::republishHealth(const std::string& name) {
+  auto current = clusters_.find(name);
+  if (current == clusters_.end()) return;
+  auto updated = std::make_shared<ClusterInfo>(*current->second);
+  setBalancedHosts(*updated);
+  current->second = std::move(updated);
+  publish_(clusters_);
 }
 
 ClusterStats* ClusterManager::statsFor(const std::string& name) {

@@ -69,6 +69,10 @@ class ClusterManager {
   // Attaches the cluster's stats and circuit breakers (one per name, like the stats; the
   // limits of this config) and compiles its `tls`.
   void attachShared(ClusterInfo& info);
+  // Sets info.balanced_hosts from its hosts and what outlier detection has ejected.
+  void setBalancedHosts(ClusterInfo& info);
+  // Outlier detection ejected or brought back a host: the cluster goes out again.
+  void republishHealth(const std::string& name);
   // Compiles the cluster's `tls` (its handshake counters need the registry).
   void attachTls(ClusterInfo& info);
 
@@ -78,6 +82,7 @@ class ClusterManager {
   ClusterMap clusters_;
   absl::flat_hash_map<std::string, std::unique_ptr<ClusterStats>> stats_;
   absl::flat_hash_map<std::string, std::unique_ptr<CircuitBreakers>> breakers_;
+  absl::flat_hash_map<std::string, std::shared_ptr<OutlierDetector>> outlier_detectors_;
   std::set<std::string> static_names_;
   std::map<std::string, config::v1::Cluster> dynamic_configs_;
   std::vector<std::unique_ptr<DnsCluster>> dns_clusters_;

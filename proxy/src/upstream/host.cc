@@ -44,4 +44,15 @@ absl::StatusOr<HostSharedPtr> makeHost(const std::string& ip, uint16_t port, uin
   return HostSharedPtr(std::move(host));
 }
 
+std::shared_ptr<const HostVector> hostsToBalance(
+    const std::shared_ptr<const HostVector>& all,
+    const std::function<bool(const Host&)>& usable) {
+  auto healthy = std::make_shared<HostVector>();
+  for (const HostSharedPtr& host : *all) {
+    if (usable(*host)) healthy->push_back(host);
+  }
+  if (healthy->size() == all->size() || healthy->size() * 2 < all->size()) return all;
+  return healthy;
+}
+
 }  // namespace skiff::upstream

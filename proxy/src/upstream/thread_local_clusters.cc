@@ -31,13 +31,16 @@ ThreadLocalCluster::~ThreadLocalCluster() {
 void ThreadLocalCluster::update(ClusterInfoConstSharedPtr info) {
   bool settings_changed = info_ && info_->settings_hash != info->settings_hash;
   bool hosts_changed = !info_ || info_->hosts != info->hosts;
+  bool balanced_changed = !info_ || info_->balanced_hosts != info->balanced_hosts;
   info_ = std::move(info);
-  if (!hosts_changed && !settings_changed) return;
+  if (!hosts_changed && !settings_changed && !balanced_changed) return;
   if (info_->config.type() == config::v1::Cluster::ORIGINAL_DST) {
     load_balancer_ = std::make_unique<OriginalDstLoadBalancer>(info_);
   } else {
-    load_balancer_ = createLoadBalancer(info_->config, *info_->hosts, random_);
+    load_balancer_ = createLoadBalancer(
+        info_->config, info_->balanced_hosts ? *info_->balanced_hosts : *info_->hosts, random_);
   }
+  if (!hosts_changed && !settings_changed) return;  // an ejection: the pools stay
   // Pools of hosts that left (or every pool, when the settings changed: protocol, timeouts)
   // stop taking connections back; their in-flight requests finish.
   absl::flat_hash_set<std::string> current;
