@@ -10,18 +10,29 @@ namespace {
 constexpr absl::string_view kTraceparent =
     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
-TraceContext parsedTraceparent(absl::string_view value) {
+using Parser = ParseResult (*)(absl::string_view, TraceContext&);
+
+TraceContext parsedBy(Parser parse, absl::string_view value) {
   TraceContext context;
-  EXPECT_EQ(parseTraceparent(value, context), ParseResult::kValid) << value;
+  EXPECT_EQ(parse(value, context), ParseResult::kValid) << value;
   return context;
 }
 
-void expectMalformedTraceparent(absl::string_view value) {
+void expectMalformedBy(Parser parse, absl::string_view value) {
   TraceContext context;
   context.span_id = 42;  // untouched on failure
-  EXPECT_EQ(parseTraceparent(value, context), ParseResult::kMalformed) << value;
+  EXPECT_EQ(parse(value, context), ParseResult::kMalformed) << value;
   EXPECT_EQ(context.span_id, 42u) << value;
 }
+
+TraceContext parsedTraceparent(absl::string_view value) {
+  return parsedBy(parseTraceparent, value);
+}
+void expectMalformedTraceparent(absl::string_view value) {
+  expectMalformedBy(parseTraceparent, value);
+}
+TraceContext parsedB3(absl::string_view value) { return parsedBy(parseB3Single, value); }
+void expectMalformedB3(absl::string_view value) { expectMalformedBy(parseB3Single, value); }
 
 TEST(TraceparentTest, ParsesVersion00) {
   TraceContext context = parsedTraceparent(kTraceparent);
@@ -105,17 +116,6 @@ TEST(TraceparentTest, FormatsWhatItParses) {
   formatTraceparent(TraceId{0, 0x1234}, 0xabc, false, out);
   EXPECT_EQ(absl::string_view(out, kTraceparentSize),
             "00-00000000000000000000000000001234-0000000000000abc-00");
-}
-
-TraceContext parsedB3(absl::string_view value) {
-  TraceContext context;
-  EXPECT_EQ(parseB3Single(value, context), ParseResult::kValid) << value;
-  return context;
-}
-
-void expectMalformedB3(absl::string_view value) {
-  TraceContext context;
-  EXPECT_EQ(parseB3Single(value, context), ParseResult::kMalformed) << value;
 }
 
 TEST(B3SingleTest, ParsesEveryForm) {
