@@ -198,10 +198,12 @@ http::FilterStatus TraceContextFilter::decodeHeaders(http::RequestHead& head, bo
   char traceparent[tracing::kTraceparentSize];
   tracing::formatTraceparent(trace.trace_id, trace.span_id, trace.sampled, traceparent);
   const absl::string_view traceparent_view(traceparent, sizeof(traceparent));
-  if (found.traceparent_count == 1) {
+  if (found.traceparent_count == 0) {
+    head.headers.add(std::string(kTraceparent), std::string(traceparent_view));
+  } else if (found.traceparent_count == 1) {
     entries[found.traceparent].second.assign(traceparent, sizeof(traceparent));  // in place
   } else {
-    head.headers.set(kTraceparent, traceparent_view);  // adds it, or collapses repeats
+    head.headers.set(kTraceparent, traceparent_view);  // one instead of the repeats
   }
   // tracestate belongs to the traceparent it came with.
   if (source != Source::kW3c && found.tracestate) head.headers.remove(kTracestate);
