@@ -2,6 +2,7 @@
 dicts, the real skiff-control process, skiffctl, and sidecar bootstraps that point proxies at
 it. Proxies themselves are harness.Proxy."""
 
+import http.client
 import json
 import os
 import re
@@ -175,6 +176,52 @@ def stop_control_plane(control, request):
     report = harness.sanitizer_report(control.stderr())
     if report:
         pytest.fail("sanitizer report from skiff-control:\n" + report, pytrace=False)
+
+
+class FrontendBackendMesh:
+    """Two HTTP services, frontend and backend, one instance each (nodes frontend-0 and
+    backend-0), their applications echo servers and their sidecars on free ports. `start()` runs
+    skiff-control on the mesh directory and both sidecars; the test writes its policy or
+    settings file into `dir` first."""
+
+    NODES = {"frontend-0": "frontend", "backend-0": "backend"}
+
+    def __init__(self, tmp_path, upstream_factory, proxy_factory):
+        self.tmp_path = tmp_path
+        self.dir = MeshDir(str(tmp_path / "mesh"))
+        self.proxy_factory = proxy_factory
+        self.apps = {name: upstream_factory(name) for name in self.NODES.values()}
+        self.ports = {node: {"inbound": harness.free_port(), "outbound": harness.free_port()}
+                      for node in self.NODES}
+        self.dir.write("services.yaml", {"services": [
+            {"name": "frontend", "port": 8080}, {"name": "backend", "port": 8080}]})
+        self.dir.write("workloads.yaml", {"workloads": [
+            {"name": name, "service": name, "version": "v1", "app_port": self.apps[name].port,
+             "instances": [{"node": node, "address": "127.0.0.1",
+                            "inbound_port": self.ports[node]["inbound"],
+                            "outbound_port": self.ports[node]["outbound"]}]}
+            for node, name in self.NODES.items()]})
+        self.control = None
+        self.proxies = {}
+
+    def start(self):
+        self.control = ControlPlane(self.dir.path, str(self.tmp_path)).start()
+        self.proxies = {node: self.proxy_factory(sidecar_bootstrap(node, name,
+                                                                   self.control.address))
+                        for node, name in self.NODES.items()}
+        return self
+
+    def request(self, path="/", headers=None):
+        """GET `path` from the frontend's application to the backend service (through the
+        frontend's outbound sidecar and the backend's inbound one): (response, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports["frontend-0"]["outbound"],
+                                          timeout=5)
+        try:
+            conn.request("GET", path, headers=dict(headers or {}, Host="backend"))
+            response = conn.getresponse()
+            return response, response.read()
+        finally:
+            conn.close()
 
 
 def _camel_keys(value):

@@ -18,7 +18,7 @@ import pytest
 import harness
 from grpc_service import channel, stubs
 from harness import bootstrap, cluster, h2_cluster, http_listener, route, vhost
-from mesh_harness import ControlPlane, MeshDir, sidecar_bootstrap, stop_control_plane, wait_for
+from mesh_harness import ControlPlane, FrontendBackendMesh, stop_control_plane, wait_for
 
 pytestmark = pytest.mark.skipif(
     not os.access(harness.proxy_binary(), os.X_OK), reason="skiff-proxy not built")
@@ -224,47 +224,13 @@ def test_an_invalid_limit_is_refused_with_its_path(proxy_factory, upstream):
 # ---------------------------------------------------------------------------------------------
 # The mesh: a service's limits are enforced by its own instances' inbound listeners.
 
-class RateLimitedMesh:
-    NODES = {"frontend-0": "frontend", "backend-0": "backend"}
-
-    def __init__(self, tmp_path, upstream_factory, proxy_factory):
-        self.tmp_path = tmp_path
-        self.dir = MeshDir(str(tmp_path / "mesh"))
-        self.proxy_factory = proxy_factory
-        self.apps = {name: upstream_factory(name) for name in self.NODES.values()}
-        self.ports = {node: {"inbound": harness.free_port(), "outbound": harness.free_port()}
-                      for node in self.NODES}
-        self.dir.write("services.yaml", {"services": [
-            {"name": "frontend", "port": 8080}, {"name": "backend", "port": 8080}]})
-        self.dir.write("workloads.yaml", {"workloads": [
-            {"name": name, "service": name, "version": "v1", "app_port": self.apps[name].port,
-             "instances": [{"node": node, "address": "127.0.0.1",
-                            "inbound_port": self.ports[node]["inbound"],
-                            "outbound_port": self.ports[node]["outbound"]}]}
-            for node, name in self.NODES.items()]})
-        self.control = None
-        self.proxies = {}
-
-    def start(self):
-        self.control = ControlPlane(self.dir.path, str(self.tmp_path)).start()
-        self.proxies = {node: self.proxy_factory(sidecar_bootstrap(node, name,
-                                                                   self.control.address))
-                        for node, name in self.NODES.items()}
-        return self
-
+class RateLimitedMesh(FrontendBackendMesh):
     def call(self, path):
         """(status, retry-after, x-skiff-flags) of a request from the frontend's application to
         the backend service."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.ports["frontend-0"]["outbound"],
-                                          timeout=5)
-        try:
-            conn.request("GET", path, headers={"Host": "backend"})
-            response = conn.getresponse()
-            response.read()
-            return (response.status, response.getheader("retry-after"),
-                    response.getheader("x-skiff-flags"))
-        finally:
-            conn.close()
+        response, _ = self.request(path)
+        return (response.status, response.getheader("retry-after"),
+                response.getheader("x-skiff-flags"))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@
 #include "config/bootstrap_loader.h"
 #include "config/field_checks.h"
 #include "router/route_rate_limit.h"
+#include "tracing/tracing_config.h"
 #include "upstream/outlier_ejections.h"
 #include "router/route_retry_policy.h"
 
@@ -340,6 +341,11 @@ class MeshValidator {
     if (!config::v1::AuthorizationPolicy::Action_IsValid(settings.default_authorization())) {
       add(file, "settings.default_authorization",
           absl::StrFormat("%d is not ALLOW or DENY", settings.default_authorization()));
+    }
+    if (settings.has_tracing()) {
+      // The proxy's own compiler: sidecars get this message as their listeners' http.tracing.
+      auto compiled = tracing::TracingConfig::create(settings.tracing(), "settings.tracing");
+      if (!compiled.ok()) addPathed(file, compiled.status().message());
     }
   }
 

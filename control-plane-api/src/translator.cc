@@ -216,6 +216,7 @@ class Builder {
       if (policy != nullptr && policy->has_rate_limit()) {
         *listener.mutable_http()->mutable_local_rate_limit() = policy->rate_limit();
       }
+      sidecarTracing(*listener.mutable_http());
     }
     // Redirected connections keep the application port they were sent to: port modes and
     // authorization ports are about it, not about the proxy's inbound port.
@@ -246,6 +247,7 @@ class Builder {
         firstSet(instance ? instance->outbound_port() : 0, workload.outbound_port(),
                  kDefaultOutboundPort));
     listener.mutable_http()->mutable_rds()->set_route_config_name("outbound");
+    sidecarTracing(*listener.mutable_http());
     listener.set_use_original_dst(true);
     // Intercepted traffic that is not HTTP and not a mesh TCP service still leaves the pod,
     // to the address the application dialled.
@@ -283,6 +285,12 @@ class Builder {
   }
 
  private:
+  // Sidecars always propagate trace context (both hops of a call then share one trace);
+  // settings.tracing only tunes it.
+  void sidecarTracing(config::v1::HttpConnectionManager& http) const {
+    *http.mutable_tracing() = mesh_.settings().tracing();
+  }
+
   static void inboundAction(const std::string& cluster_name, config::v1::Route& route) {
     route.mutable_route()->set_cluster(cluster_name);
     // The caller's proxy enforces the timeout; a second one here would only race it.

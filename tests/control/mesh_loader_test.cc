@@ -68,6 +68,17 @@ TEST(MeshLoaderTest, OutlierDetectionIsCheckedByTheProxysOwnRules) {
             "1ms");
 }
 
+TEST(MeshLoaderTest, TracingIsCheckedByTheProxysOwnRules) {
+  EXPECT_EQ(errorOf("settings:\n  tracing: {sampling_ratio: -1}\n"),
+            "mesh/policy.yaml: settings.tracing.sampling_ratio: -1 is out of range (0 to 1: 0.01 "
+            "samples 1% of new traces, 1 all of them)");
+  EXPECT_THAT(errorOf("settings:\n  tracing: {accept: [W3C, W3C]}\n"),
+              HasSubstr("mesh/policy.yaml: settings.tracing.accept[1]: W3C is listed twice"));
+  EXPECT_TRUE(parseMesh(testing::demoSources(
+                  "settings:\n  tracing: {sampling_ratio: 0.5, accept: [B3], keep_b3: false}\n"))
+                  .ok());
+}
+
 TEST(MeshLoaderTest, RateLimitsAreCheckedByTheProxysOwnRules) {
   EXPECT_EQ(errorOf("traffic_policies:\n  - service: backend\n    rate_limit: {fill_interval: "
                     "1s}\n"),

@@ -171,6 +171,28 @@ traffic_policies:
   EXPECT_FALSE(inbound.has_outlier_detection());
 }
 
+TEST(TranslatorTest, EverySidecarListenerPropagatesTraceContext) {
+  // Unset: the proxy's defaults, on every HTTP sidecar listener.
+  for (const char* name : {"frontend-0", "backend-v1-0"}) {
+    NodeResources resources = translate(testing::demoMesh(), node(name));
+    for (const char* listener : {"inbound", "outbound"}) {
+      auto message = unpack<config::v1::Listener>(resources, xds::kListenerType, listener);
+      EXPECT_TRUE(message.http().has_tracing()) << name << " " << listener;
+      EXPECT_FALSE(message.http().tracing().has_sampling_ratio()) << name << " " << listener;
+    }
+  }
+  // The mesh's setting, as it is written.
+  mesh::v1::MeshFile mesh = testing::demoMesh();
+  mesh.mutable_settings()->mutable_tracing()->mutable_sampling_ratio()->set_value(0.25);
+  mesh.mutable_settings()->mutable_tracing()->mutable_keep_b3()->set_value(false);
+  NodeResources resources = translate(mesh, node("frontend-0"));
+  for (const char* listener : {"inbound", "outbound"}) {
+    auto message = unpack<config::v1::Listener>(resources, xds::kListenerType, listener);
+    EXPECT_EQ(message.http().tracing().sampling_ratio().value(), 0.25) << listener;
+    EXPECT_FALSE(message.http().tracing().keep_b3().value()) << listener;
+  }
+}
+
 TEST(TranslatorTest, RateLimitsGoToTheServicesOwnInboundSide) {
   const std::string policy = R"(
 traffic_policies:

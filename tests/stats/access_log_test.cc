@@ -66,7 +66,18 @@ TEST(FormatJsonLineTest, WholeLine) {
             "\"bytes_sent\":12,"
             "\"duration_ms\":1.234,\"upstream_cluster\":\"api\","
             "\"upstream_host\":\"10.0.0.7:8080\",\"flags\":\"-\",\"request_id\":\"b7c1\","
-            "\"downstream_remote\":\"10.0.0.1:51234\"}\n");
+            "\"downstream_remote\":\"10.0.0.1:51234\",\"trace_id\":null,\"span_id\":null}\n");
+}
+
+TEST(FormatJsonLineTest, TraceIdsWhenTheStreamHasATrace) {
+  StreamInfo e = sampleEntry();
+  e.trace.trace_id = {0x0af7651916cd43ddULL, 0x8448eb211c80319cULL};
+  e.trace.span_id = 0x00f067aa0ba902b7ULL;
+  e.trace.parent_span_id = 0xb7ad6b7169203331ULL;
+  const std::string line = formatJsonLine(e);
+  EXPECT_EQ(field(line, "trace_id"), "\"0af7651916cd43dd8448eb211c80319c\"");
+  EXPECT_EQ(field(line, "span_id"), "\"00f067aa0ba902b7\"");
+  EXPECT_EQ(line.substr(line.size() - 2), "}\n");
 }
 
 TEST(FormatJsonLineTest, GrpcStatusWhenPresent) {
@@ -86,7 +97,7 @@ TEST(FormatJsonLineTest, TcpEntryWithEmptyFields) {
             "\"bytes_received\":0,"
             "\"bytes_sent\":0,\"duration_ms\":0.000,\"upstream_cluster\":\"\","
             "\"upstream_host\":\"\",\"flags\":\"UF,URX\",\"request_id\":\"\","
-            "\"downstream_remote\":\"\"}\n");
+            "\"downstream_remote\":\"\",\"trace_id\":null,\"span_id\":null}\n");
 }
 
 TEST(FormatJsonLineTest, EscapesQuotesBackslashesAndControlCharacters) {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/json_string.h"
+#include "tracing/trace_context.h"
 
 namespace skiff::access_log {
 namespace {
@@ -19,6 +20,24 @@ std::string formatDurationMs(std::chrono::microseconds duration) {
     magnitude = 0 - magnitude;
   }
   return absl::StrFormat("%s%d.%03d", sign, magnitude / 1000, magnitude % 1000);
+}
+
+// "trace_id":"<32 hex>","span_id":"<16 hex>" (W3C's spelling, as tracing backends search for
+// them), or nulls when the stream has no trace context.
+void appendTrace(std::string& out, const StreamInfo::Trace& trace) {
+  if (!trace.active()) {
+    out += ",\"trace_id\":null,\"span_id\":null";
+    return;
+  }
+  char trace_id[tracing::kTraceIdHexSize];
+  char span_id[tracing::kSpanIdHexSize];
+  tracing::formatTraceId(trace.trace_id, false, trace_id);
+  tracing::writeHex64(trace.span_id, span_id);
+  out += ",\"trace_id\":\"";
+  out.append(trace_id, sizeof(trace_id));
+  out += "\",\"span_id\":\"";
+  out.append(span_id, sizeof(span_id));
+  out += '"';
 }
 
 }  // namespace
@@ -52,6 +71,7 @@ std::string formatJsonLine(const StreamInfo& entry) {
   appendJsonString(out, entry.request_id);
   out += ",\"downstream_remote\":";
   appendJsonString(out, entry.downstream_remote);
+  appendTrace(out, entry.trace);
   out += "}\n";
   return out;
 }

@@ -19,7 +19,9 @@ namespace skiff::access_log {
 // {"time":"<RFC3339 UTC with ms>","method":...,"authority":...,"path":...,"protocol":...,
 //  "status":200,"grpc_status":null or 14,"bytes_received":0,"bytes_sent":12,"duration_ms":1.234,
 //  "upstream_cluster":...,"upstream_host":...,"flags":"-" or the flags,"request_id":...,
-//  "downstream_remote":...}\n  with JSON string escaping: \" \\ \n \r \t, other control
+//  "downstream_remote":...,"trace_id":"<32 hex>" or null,"span_id":"<16 hex>" or null}\n
+//  (trace ids on listeners with `http.tracing`; span_id is this hop's own span), with JSON
+//  string escaping: \" \\ \n \r \t, other control
 //  characters (and DEL) as \u00XX; valid UTF-8 passes through, each byte of an invalid
 //  sequence becomes \ufffd so the line stays valid JSON whatever the client sent.
 std::string formatJsonLine(const StreamInfo& entry);

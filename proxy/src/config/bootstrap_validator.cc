@@ -25,6 +25,7 @@
 #include "router/route_rate_limit.h"
 #include "upstream/outlier_ejections.h"
 #include "router/route_retry_policy.h"
+#include "tracing/tracing_config.h"
 
 namespace skiff::config {
 namespace {
@@ -360,6 +361,11 @@ class Validator {
     if (http.has_http2()) http2Options(http.http2(), fieldPath(path, "http2"));
     if (http.has_local_rate_limit()) {
       rateLimit(http.local_rate_limit(), fieldPath(path, "local_rate_limit"));
+    }
+    if (http.has_tracing()) {
+      // The compiler the listener uses: its errors already name the field path.
+      auto compiled = tracing::TracingConfig::create(http.tracing(), fieldPath(path, "tracing"));
+      if (!compiled.ok()) add("", compiled.status().message());
     }
   }
 

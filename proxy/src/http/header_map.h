@@ -36,6 +36,9 @@ class HeaderMap {
   size_t count(absl::string_view name) const;
 
   const std::vector<Entry>& entries() const { return entries_; }
+  // For a filter that finds several headers in one pass and rewrites their values in place
+  // (names must stay lower-case).
+  std::vector<Entry>& mutableEntries() { return entries_; }
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   void clear() { entries_.clear(); }

@@ -35,6 +35,10 @@ struct ListenerStats {
   enum RateLimitScope : size_t { kListenerLimit = 0, kRouteLimit = 1 };
   std::array<stats::Counter*, 2> rate_limited{};
   std::array<stats::Counter*, 2> rate_limit_shadow{};
+  // Listeners with `tracing` (filters/http/trace_context.h): requests whose trace headers of a
+  // format were malformed (ignored: the request went on, in a new trace), by format.
+  enum TraceFormat : size_t { kW3cTraceFormat = 0, kB3TraceFormat = 1 };
+  std::array<stats::Counter*, 2> tracing_malformed{};
 
   static ListenerStats create(stats::Registry& registry, const std::string& listener) {
     stats::Labels labels = {{"listener", listener}};
@@ -91,6 +95,14 @@ struct ListenerStats {
           "skiff_rate_limit_shadow_total",
           "Requests a shadow local rate limit would have refused (let through), by scope.",
           scoped);
+    }
+    const char* formats[] = {"w3c", "b3"};
+    for (size_t i = 0; i < stats.tracing_malformed.size(); ++i) {
+      stats.tracing_malformed[i] = &registry.counter(
+          "skiff_tracing_malformed_headers_total",
+          "Requests whose trace context headers were malformed and ignored (the request went "
+          "on in a new trace), by format.",
+          {{"listener", listener}, {"format", formats[i]}});
     }
     return stats;
   }

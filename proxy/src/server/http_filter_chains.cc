@@ -5,6 +5,7 @@
 #include "filters/http/client_identity.h"
 #include "filters/http/local_rate_limit.h"
 #include "filters/http/proxy_headers.h"
+#include "filters/http/trace_context.h"
 #include "router/router_filter.h"
 
 namespace skiff::server {
@@ -14,7 +15,14 @@ using filters::AuthorizationFilter;
 using filters::ClientIdentityFilter;
 using filters::LocalRateLimitFilter;
 using filters::ProxyHeadersFilter;
+using filters::TraceContextFilter;
 using router::RouterFilter;
+
+// trace_context comes right after proxy_headers in every chain: before any filter that may
+// answer the request itself (authorization's 403, local_rate_limit's 429), so refused requests
+// are in their trace too (trace_id and span_id in the access log; spans later), and before
+// anything that would read the trace context. proxy_headers neither answers nor reads it, and
+// stays first so x-request-id is the same whatever tracing does.
 
 // Inbound sidecar: calls from other workloads, over mutual TLS, to the application beside us.
 // Who the caller is decides what it may do, so identity comes before anything else reads the
@@ -22,6 +30,9 @@ using router::RouterFilter;
 http::FilterChainFactory inboundSidecar(const HttpFilterSettings& settings) {
   http::FilterChainFactory chain;
   chain.add("proxy_headers", ProxyHeadersFilter::factory());  // x-request-id, x-forwarded-*
+  if (settings.tracing) {  // trace id, this hop's span id, sampling
+    chain.add("trace_context", TraceContextFilter::factory(settings.tracing, settings.stats));
+  }
   if (!settings.client_identity_header.empty()) {              // the verified caller, never a
     chain.add("client_identity",                               // header it chose
               ClientIdentityFilter::factory(settings.client_identity_header));
@@ -42,6 +53,9 @@ http::FilterChainFactory inboundSidecar(const HttpFilterSettings& settings) {
 http::FilterChainFactory outboundSidecar(const HttpFilterSettings& settings) {
   http::FilterChainFactory chain;
   chain.add("proxy_headers", ProxyHeadersFilter::factory());
+  if (settings.tracing) {
+    chain.add("trace_context", TraceContextFilter::factory(settings.tracing, settings.stats));
+  }
   if (!settings.client_identity_header.empty()) {  // only if given `tls`, which is unusual
     chain.add("client_identity",
               ClientIdentityFilter::factory(settings.client_identity_header));
@@ -61,6 +75,9 @@ http::FilterChainFactory outboundSidecar(const HttpFilterSettings& settings) {
 http::FilterChainFactory plainListener(const HttpFilterSettings& settings) {
   http::FilterChainFactory chain;
   chain.add("proxy_headers", ProxyHeadersFilter::factory());
+  if (settings.tracing) {
+    chain.add("trace_context", TraceContextFilter::factory(settings.tracing, settings.stats));
+  }
   if (!settings.client_identity_header.empty()) {
     chain.add("client_identity",
               ClientIdentityFilter::factory(settings.client_identity_header));

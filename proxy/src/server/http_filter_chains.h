@@ -18,6 +18,9 @@ struct ListenerStats;
 namespace skiff::router {
 class LocalRateLimit;
 }
+namespace skiff::tracing {
+struct TracingConfig;
+}
 
 namespace skiff::server {
 
@@ -33,6 +36,8 @@ struct HttpFilterSettings {
   std::shared_ptr<const router::LocalRateLimit> rate_limit;
   bool route_rate_limits = false;
   http::ListenerStats* stats = nullptr;
+  // The listener's `http.tracing` (null: trace headers pass through untouched).
+  std::shared_ptr<const tracing::TracingConfig> tracing;
 
   bool rateLimited() const { return stats != nullptr && (rate_limit || route_rate_limits); }
 };

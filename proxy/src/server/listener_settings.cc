@@ -7,6 +7,7 @@
 #include "router/route_rate_limit.h"
 #include "router/route_table.h"
 #include "server/http_filter_chains.h"
+#include "tracing/tracing_config.h"
 
 namespace skiff::server {
 
@@ -105,6 +106,11 @@ absl::StatusOr<ListenerSettingsConstSharedPtr> buildListenerSettings(
       filters.rate_limit = std::move(*limit);
     }
     filters.route_rate_limits = hcm.has_rds() || anyRouteRateLimit(hcm.route_config());
+    if (hcm.has_tracing()) {
+      auto tracing = tracing::TracingConfig::create(hcm.tracing(), "http.tracing");
+      if (!tracing.ok()) return tracing.status();
+      filters.tracing = std::move(*tracing);
+    }
     if (listener.has_tls()) {
       filters.client_identity_header = listener.tls().client_identity_header().empty()
                                            ? config::kDefaultClientIdentityHeader

@@ -11,6 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "tracing/trace_context.h"
 
 namespace skiff {
 
@@ -51,6 +52,19 @@ struct StreamInfo {
   absl::string_view downstream_remote;     // "address:port"
   absl::string_view downstream_remote_ip;  // the address alone (x-forwarded-for)
   absl::string_view downstream_peer_identity;  // the verified SPIFFE id; empty for plaintext
+
+  // This hop's place in its trace (filters/http/trace_context.h), for the access log and,
+  // later, spans: the trace id, this hop's own span id (the parent-id it sent upstream), the
+  // caller's span id (0 when this hop started the trace) and whether the trace is sampled.
+  // span_id == 0: no trace context (tracing is off for the listener, or a TCP session).
+  struct Trace {
+    tracing::TraceId trace_id;
+    tracing::SpanId span_id = 0;
+    tracing::SpanId parent_span_id = 0;
+    bool sampled = false;
+    bool active() const { return span_id != 0; }
+  };
+  Trace trace;
 
   void addResponseFlag(absl::string_view flag) {
     if (flag.empty()) return;
