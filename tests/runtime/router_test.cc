@@ -66,11 +66,9 @@ class FakePool : public upstream::ConnectionPool {
   explicit FakePool(upstream::ResourceLimit& pending_requests)
       : pending_requests_(pending_requests) {}
   Pending* newStream(upstream::PoolCallbacks& callbacks) override {
-    if (!pending_requests_.tryAcquire()) {
-      callbacks.onPoolFailure(upstream::PoolFailureReason::kOverflow);
-      return nullptr;
-    }
-    waiting_.push_back(std::make_unique<Pending>(callbacks, pending_requests_));
+    std::unique_ptr<Pending> admitted = Pending::admit(callbacks, pending_requests_);
+    if (!admitted) return nullptr;
+    waiting_.push_back(std::move(admitted));
     return waiting_.back().get();
   }
   void cancel(Pending* pending) override {

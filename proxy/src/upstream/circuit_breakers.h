@@ -29,8 +29,15 @@ class ResourceLimit {
 
   // Takes one unit if the limit allows; otherwise counts the overflow and returns false.
   bool tryAcquire();
-  // Takes one unit even over the limit (a pool with no connection may always open one).
+  // Takes one unit even over the limit.
   void acquire();
+  // A pool's next connection: within the limit, or over it when the pool has none (else its
+  // requests could never run; Envoy's rule too).
+  bool tryAcquireConnection(bool pool_has_connections) {
+    if (pool_has_connections) return tryAcquire();
+    acquire();
+    return true;
+  }
   void release();
   bool atLimit() const { return count_.load(std::memory_order_relaxed) >= max(); }
   uint32_t count() const { return count_.load(std::memory_order_relaxed); }

@@ -167,12 +167,10 @@ ConnectionPool::Pending* Http1ConnectionPool::newStream(PoolCallbacks& callbacks
     hand(callbacks, std::move(idle.connection), true);
     return nullptr;
   }
-  ResourceLimit& pending_requests = cluster_->breakers->pending_requests;
-  if (!pending_requests.tryAcquire()) {
-    callbacks.onPoolFailure(PoolFailureReason::kOverflow);
-    return nullptr;
-  }
-  pending_.push_back(std::make_unique<Pending>(callbacks, pending_requests));
+  std::unique_ptr<Pending> admitted =
+      Pending::admit(callbacks, cluster_->breakers->pending_requests);
+  if (!admitted) return nullptr;
+  pending_.push_back(std::move(admitted));
   Pending* request = pending_.back().get();
   connectForPending();
   return request;
@@ -183,11 +181,7 @@ void Http1ConnectionPool::connectForPending() {
   // At the cluster's max_connections a request waits for one of this pool's connections to
   // come back; a pool with none may always open one, or its requests would never run.
   ResourceLimit& limit = cluster_->breakers->connections;
-  if (open_connections_ > 0) {
-    if (!limit.tryAcquire()) return;
-  } else {
-    limit.acquire();
-  }
+  if (!limit.tryAcquireConnection(open_connections_ > 0)) return;
   ++open_connections_;
   auto hold = std::make_unique<ResourceHold>(
       limit, [pool = weak_from_this()] {

@@ -354,12 +354,10 @@ ConnectionPool::Pending* Http2ConnectionPool::newStream(PoolCallbacks& callbacks
     attach(callbacks, *connection);
     return nullptr;
   }
-  ResourceLimit& pending_requests = cluster_->breakers->pending_requests;
-  if (!pending_requests.tryAcquire()) {
-    callbacks.onPoolFailure(PoolFailureReason::kOverflow);
-    return nullptr;
-  }
-  pending_.push_back(std::make_unique<Pending>(callbacks, pending_requests));
+  std::unique_ptr<Pending> admitted =
+      Pending::admit(callbacks, cluster_->breakers->pending_requests);
+  if (!admitted) return nullptr;
+  pending_.push_back(std::move(admitted));
   Pending* pending = pending_.back().get();
   connectForPending();
   return pending;
@@ -374,11 +372,7 @@ void Http2ConnectionPool::connectForPending() {
   // At the cluster's max_connections the waiters wait for stream capacity on the connections
   // this pool has; a pool with none may always open one.
   ResourceLimit& limit = cluster_->breakers->connections;
-  if (!connections_.empty()) {
-    if (!limit.tryAcquire()) return;
-  } else {
-    limit.acquire();
-  }
+  if (!limit.tryAcquireConnection(!connections_.empty())) return;
   auto socket = net::Connection::connect(
       dispatcher_, reinterpret_cast<const sockaddr*>(&host_->sockaddr), cluster_->connect_timeout);
   if (cluster_->tls) socket->startClientTls(cluster_->tls->newTransport());

@@ -18,6 +18,15 @@ absl::string_view poolFailureReasonName(PoolFailureReason reason) {
   return "failure";
 }
 
+std::unique_ptr<ConnectionPool::Pending> ConnectionPool::Pending::admit(
+    PoolCallbacks& callbacks, ResourceLimit& pending_requests) {
+  if (!pending_requests.tryAcquire()) {
+    callbacks.onPoolFailure(PoolFailureReason::kOverflow);
+    return nullptr;
+  }
+  return std::make_unique<Pending>(callbacks, pending_requests);
+}
+
 PoolFailureReason ConnectionPool::failureReason(const net::Connection& connection) {
   if (connection.connectTimedOut()) return PoolFailureReason::kTimeout;
   if (connection.tlsFailed()) return PoolFailureReason::kTlsFailure;

@@ -88,12 +88,15 @@ class ConnectionPool {
   // max_pending_requests while it waits.
   class Pending {
    public:
+    // The unit is taken here; null (after onPoolFailure(kOverflow)) when none is left.
+    static std::unique_ptr<Pending> admit(PoolCallbacks& callbacks,
+                                          ResourceLimit& pending_requests);
     Pending(PoolCallbacks& callbacks, ResourceLimit& pending_requests)
         : callbacks(callbacks), hold_(pending_requests) {}
     PoolCallbacks& callbacks;
 
    private:
-    ResourceHold hold_;
+    ResourceHold hold_;  // a unit already taken
   };
   virtual ~ConnectionPool() = default;
   // Calls onPoolReady before returning (and returns nullptr) when a connection is at hand, or
